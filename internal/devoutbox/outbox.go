@@ -109,9 +109,9 @@ type session struct {
 }
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error { s.from = from; s.to = nil; return nil }
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error    { s.to = append(s.to, to); return nil }
-func (s *session) Reset()                                       { s.from, s.to = "", nil }
-func (s *session) Logout() error                                { return nil }
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error   { s.to = append(s.to, to); return nil }
+func (s *session) Reset()                                      { s.from, s.to = "", nil }
+func (s *session) Logout() error                               { return nil }
 
 func (s *session) Data(r io.Reader) error {
 	var buf bytes.Buffer
