@@ -23,6 +23,9 @@ var (
 	ErrExpired = errors.New("vault: expired")
 	// ErrRevoked means the transfer was withdrawn by the clerk or the admin.
 	ErrRevoked = errors.New("vault: revoked")
+	// ErrEndToEnd means a file is end-to-end encrypted (levels 3–4): the
+	// server does not hand out its plaintext, only the OpenPGP message.
+	ErrEndToEnd = errors.New("vault: file is end-to-end encrypted")
 )
 
 // Config is what the vault needs from the configuration file.
@@ -34,6 +37,9 @@ type Config struct {
 	TransferDays int
 	// Now is the clock; nil means time.Now. Tests move it.
 	Now func() time.Time
+	// Blobs stores the encrypted file bodies; nil means a DirStore in
+	// Dir/blobs. Other implementations (S3-compatible) plug in here.
+	Blobs BlobStore
 }
 
 // NewTransfer describes a transfer at BeginTransfer time.
@@ -63,4 +69,8 @@ type Transfer struct {
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 	Files      []File
+	// Committed is false for a draft whose Commit never ran (for instance
+	// after a crash once the mail had gone out); see Draft for why such a
+	// transfer is still served.
+	Committed bool
 }

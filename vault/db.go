@@ -1,0 +1,281 @@
+package vault
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// schemaVersion is the layout of the database below. A binary refuses a
+// database written by a newer one; a later version migrates older ones in
+// openDB.
+const schemaVersion = 1
+
+// dbName is the bbolt file in storage.dir.
+const dbName = "sealgate.db"
+
+// Buckets. Records are JSON (small, readable with bbolt's tools, easy to
+// extend: unknown fields are ignored, each record carries its version).
+// Keys of per-transfer buckets start with the transfer ID and a slash, so a
+// transfer's entries are one prefix scan.
+var (
+	// bucketMeta holds "schema" -> decimal schema version.
+	bucketMeta = []byte("meta")
+	// bucketTransfers: transfer ID -> transferRecord.
+	bucketTransfers = []byte("transfers")
+	// bucketTokens: SHA-256(link token) -> transfer ID.
+	bucketTokens = []byte("tokens")
+	// bucketCodes: SHA-256(normalised access code) -> transfer ID.
+	bucketCodes = []byte("codes")
+	// bucketFiles: transferID/fileID -> fileRecord.
+	bucketFiles = []byte("files")
+	// bucketKeyPackets: transferID/fileID/keyID -> one PKESK packet. A
+	// file has one key packet per key that may open it (the gateway's
+	// while it must read the file or a recipient is pending, one per
+	// recipient key at levels 3–4); re-wrapping adds or removes entries
+	// here and never touches the blob.
+	bucketKeyPackets = []byte("keypackets")
+
+	allBuckets = [][]byte{bucketMeta, bucketTransfers, bucketTokens, bucketCodes, bucketFiles, bucketKeyPackets}
+	keySchema  = []byte("schema")
+)
+
+// Transfer states.
+const (
+	stateDraft     = "draft"
+	stateCommitted = "committed"
+)
+
+type transferRecord struct {
+	V           int       `json:"v"`
+	ID          string    `json:"id"`
+	State       string    `json:"state"`
+	Level       int       `json:"level"`
+	Sender      string    `json:"sender"`
+	Recipients  []string  `json:"recipients"`
+	Upload      bool      `json:"upload,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	CommittedAt time.Time `json:"committed_at,omitzero"`
+	RevokedAt   time.Time `json:"revoked_at,omitzero"`
+	TokenHash   []byte    `json:"token_hash"`
+	CodeHash    []byte    `json:"code_hash"`
+	// SealedToken is the link token encrypted under a key derived from
+	// the access code (see sealToken); dropped on revocation.
+	SealedToken []byte `json:"sealed_token,omitempty"`
+}
+
+type fileRecord struct {
+	V           int       `json:"v"`
+	TransferID  string    `json:"transfer_id"`
+	ID          string    `json:"id"`
+	Seq         int       `json:"seq"` // order of AddFile calls
+	Name        string    `json:"name"`
+	ContentType string    `json:"content_type"`
+	Size        int64     `json:"size"`
+	SHA256      string    `json:"sha256"`
+	Format      string    `json:"format"`
+	BlobID      string    `json:"blob_id,omitempty"` // empty once the blob is deleted
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+func (f fileRecord) file() File {
+	return File{ID: f.ID, Name: f.Name, ContentType: f.ContentType, Size: f.Size, SHA256: f.SHA256}
+}
+
+func transferPrefix(transferID string) []byte { return []byte(transferID + "/") }
+
+func fileKey(transferID, fileID string) []byte { return []byte(transferID + "/" + fileID) }
+
+func keyPacketPrefix(transferID, fileID string) []byte {
+	return []byte(transferID + "/" + fileID + "/")
+}
+
+func keyPacketKey(transferID, fileID, keyID string) []byte {
+	return []byte(transferID + "/" + fileID + "/" + keyID)
+}
+
+// openDB opens the bbolt file and creates or checks the schema.
+func openDB(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("vault: %s is in use by another process (is sealgate serve running?)", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vault: opening database: %w", err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		v := meta.Get(keySchema)
+		if v == nil {
+			return meta.Put(keySchema, []byte(strconv.Itoa(schemaVersion)))
+		}
+		n, err := strconv.Atoi(string(v))
+		if err != nil {
+			return fmt.Errorf("unreadable schema version %q", v)
+		}
+		if n > schemaVersion {
+			return fmt.Errorf("database schema %d is newer than this sealgate supports (%d)", n, schemaVersion)
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("vault: preparing database: %w", err)
+	}
+	return db, nil
+}
+
+func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
+	data := b.Get(key)
+	if data == nil {
+		return false, nil
+	}
+	return true, decodeJSON(key, data, v)
+}
+
+func decodeJSON(key, data []byte, v any) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("vault: corrupt record %q: %w", key, err)
+	}
+	return nil
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("vault: encoding record: %w", err)
+	}
+	return b.Put(key, data)
+}
+
+func getTransfer(tx *bolt.Tx, id string) (transferRecord, bool, error) {
+	var rec transferRecord
+	ok, err := getJSON(tx.Bucket(bucketTransfers), []byte(id), &rec)
+	return rec, ok, err
+}
+
+// prefixKeys returns the keys in b that start with prefix. Callers delete
+// after collecting, because deleting under a cursor skips entries.
+func prefixKeys(b *bolt.Bucket, prefix []byte) [][]byte {
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	return keys
+}
+
+// transferFiles returns a transfer's file records in the order they were
+// added.
+func transferFiles(tx *bolt.Tx, transferID string) ([]fileRecord, error) {
+	b := tx.Bucket(bucketFiles)
+	prefix := transferPrefix(transferID)
+	var files []fileRecord
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var f fileRecord
+		if err := decodeJSON(k, v, &f); err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	sortFiles(files)
+	return files, nil
+}
+
+func sortFiles(files []fileRecord) {
+	// Insertion sort: transfers hold a handful of files.
+	for i := 1; i < len(files); i++ {
+		for j := i; j > 0 && files[j].Seq < files[j-1].Seq; j-- {
+			files[j], files[j-1] = files[j-1], files[j]
+		}
+	}
+}
+
+// keyPackets returns the concatenated key packets of one file.
+func keyPackets(tx *bolt.Tx, transferID, fileID string) []byte {
+	b := tx.Bucket(bucketKeyPackets)
+	prefix := keyPacketPrefix(transferID, fileID)
+	var out []byte
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		out = append(out, v...)
+	}
+	return out
+}
+
+// deleteTransferData removes a transfer's files and key packets and
+// returns the blob IDs that must now be deleted from the BlobStore. With
+// keepFiles, the file records stay (names and sizes for the sender's view
+// of a withdrawn transfer) but lose their blob reference.
+func deleteTransferData(tx *bolt.Tx, transferID string, keepFiles bool) ([]string, error) {
+	kb := tx.Bucket(bucketKeyPackets)
+	for _, k := range prefixKeys(kb, transferPrefix(transferID)) {
+		if err := kb.Delete(k); err != nil {
+			return nil, err
+		}
+	}
+	files, err := transferFiles(tx, transferID)
+	if err != nil {
+		return nil, err
+	}
+	fb := tx.Bucket(bucketFiles)
+	var blobs []string
+	for _, f := range files {
+		if f.BlobID != "" {
+			blobs = append(blobs, f.BlobID)
+		}
+		key := fileKey(transferID, f.ID)
+		if keepFiles {
+			f.BlobID = ""
+			err = putJSON(fb, key, f)
+		} else {
+			err = fb.Delete(key)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return blobs, nil
+}
+
+// deleteTransfer removes every trace of a transfer from the database and
+// returns the blob IDs to delete.
+func deleteTransfer(tx *bolt.Tx, rec transferRecord) ([]string, error) {
+	blobs, err := deleteTransferData(tx, rec.ID, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := deleteIndex(tx.Bucket(bucketTokens), rec.TokenHash, rec.ID); err != nil {
+		return nil, err
+	}
+	if err := deleteIndex(tx.Bucket(bucketCodes), rec.CodeHash, rec.ID); err != nil {
+		return nil, err
+	}
+	if err := tx.Bucket(bucketTransfers).Delete([]byte(rec.ID)); err != nil {
+		return nil, err
+	}
+	return blobs, nil
+}
+
+// deleteIndex removes an index entry if it still points to transferID.
+func deleteIndex(b *bolt.Bucket, hash []byte, transferID string) error {
+	if len(hash) == 0 {
+		return nil
+	}
+	if v := b.Get(hash); v != nil && string(v) == transferID {
+		return b.Delete(hash)
+	}
+	return nil
+}

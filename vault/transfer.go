@@ -1,0 +1,340 @@
+package vault
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Draft is a transfer being written. Exactly one of Commit or Abort must be
+// called. A Draft is used by one goroutine.
+//
+// What look-ups see of a draft: the draft record and its token and code
+// indexes are written by BeginTransfer, and each file record only after its
+// blob is synced, so a draft is always consistent and look-ups serve it
+// with the files recorded so far. That matters after a crash: the proxy
+// sends the mail carrying the links before it can call Commit, so a process
+// that dies in between leaves a draft whose links are already out. Such a
+// draft stays, and stays usable, until it expires like any transfer; it is
+// only marked as never committed (Transfer.Committed). A draft whose mail
+// never left cannot be reached, because nobody else has its token. Abort
+// removes a draft completely; at Open, only blobs without a record are
+// swept as orphans.
+type Draft struct {
+	v      *Vault
+	rec    transferRecord
+	token  string
+	code   string
+	nfiles int
+	done   bool
+}
+
+var errDraftDone = errors.New("vault: draft already committed or aborted")
+
+// BeginTransfer starts a transfer. Its token, access code and expiry are
+// known from now on so the notice can be composed while files stream in.
+func (v *Vault) BeginTransfer(ctx context.Context, nt NewTransfer) (*Draft, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if nt.Level < 1 || nt.Level > 4 {
+		return nil, fmt.Errorf("vault: level %d cannot be stored", nt.Level)
+	}
+	token, err := newToken()
+	if err != nil {
+		return nil, err
+	}
+	code, err := newAccessCode()
+	if err != nil {
+		return nil, err
+	}
+	now := v.now()
+	rec := transferRecord{
+		V:          1,
+		State:      stateDraft,
+		Level:      nt.Level,
+		Sender:     nt.Sender,
+		Recipients: append([]string(nil), nt.Recipients...),
+		Upload:     nt.Upload,
+		CreatedAt:  now,
+		ExpiresAt:  now.AddDate(0, 0, v.days),
+		TokenHash:  secretHash(token),
+		CodeHash:   secretHash(code),
+	}
+	err = v.db.Update(func(tx *bolt.Tx) error {
+		tb := tx.Bucket(bucketTransfers)
+		// 40 random bits make collisions rare, not impossible.
+		for range 16 {
+			id, err := newReference()
+			if err != nil {
+				return err
+			}
+			if tb.Get([]byte(id)) == nil {
+				rec.ID = id
+				break
+			}
+		}
+		if rec.ID == "" {
+			return errors.New("vault: no free transfer reference")
+		}
+		if tx.Bucket(bucketTokens).Get(rec.TokenHash) != nil || tx.Bucket(bucketCodes).Get(rec.CodeHash) != nil {
+			return errors.New("vault: token collision") // 2^-128: a broken RNG
+		}
+		sealed, err := sealToken(code, rec.ID, token)
+		if err != nil {
+			return err
+		}
+		rec.SealedToken = sealed
+		if err := putJSON(tb, []byte(rec.ID), rec); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketTokens).Put(rec.TokenHash, []byte(rec.ID)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketCodes).Put(rec.CodeHash, []byte(rec.ID))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vault: beginning transfer: %w", err)
+	}
+	return &Draft{v: v, rec: rec, token: token, code: code}, nil
+}
+
+// ID returns the transfer's reference.
+func (d *Draft) ID() string { return d.rec.ID }
+
+// Token returns the raw link token (43 characters, base64url of 32 random
+// bytes). Only its SHA-256 is stored; this is the only time it is known.
+func (d *Draft) Token() string { return d.token }
+
+// AccessCode returns the access code grouped for typing, e.g.
+// "ABCD-EFGH-JKMN-PQRS" (80 bits, Crockford base32).
+func (d *Draft) AccessCode() string { return groupCode(d.code) }
+
+// ExpiresAt returns when the transfer will expire.
+func (d *Draft) ExpiresAt() time.Time { return d.rec.ExpiresAt }
+
+// readChunk is how much plaintext AddFile holds at a time: the file is
+// never buffered beyond this (plus the encryption's own chunk buffers).
+const readChunk = 256 << 10
+
+// AddFile streams r into the store, encrypting as it reads; no plaintext byte
+// reaches the disk. name and contentType are sanitised by the vault. The blob
+// is synced to disk before AddFile returns.
+func (d *Draft) AddFile(ctx context.Context, name, contentType string, r io.Reader) (File, error) {
+	if d.done {
+		return File{}, errDraftDone
+	}
+	if err := ctx.Err(); err != nil {
+		return File{}, err
+	}
+	fileID, err := newFileID()
+	if err != nil {
+		return File{}, err
+	}
+	blobID, err := newBlobID()
+	if err != nil {
+		return File{}, err
+	}
+	rec := fileRecord{
+		V:           1,
+		TransferID:  d.rec.ID,
+		ID:          fileID,
+		Seq:         d.nfiles,
+		Name:        sanitizeName(name),
+		ContentType: sanitizeContentType(contentType),
+		Format:      formatSEIPDv2,
+		BlobID:      blobID,
+		CreatedAt:   d.v.now(),
+	}
+
+	d.v.beginWrite(blobID)
+	defer d.v.endWrite(blobID)
+
+	pkesk, size, sum, err := d.v.writeBlob(ctx, blobID, r)
+	if err != nil {
+		return File{}, fmt.Errorf("vault: storing %s: %w", d.rec.ID, err)
+	}
+	rec.Size, rec.SHA256 = size, sum
+
+	err = d.v.db.Update(func(tx *bolt.Tx) error {
+		cur, ok, err := getTransfer(tx, d.rec.ID)
+		if err != nil {
+			return err
+		}
+		if !ok || !cur.RevokedAt.IsZero() {
+			return errors.New("transfer was removed or revoked meanwhile")
+		}
+		if err := putJSON(tx.Bucket(bucketFiles), fileKey(d.rec.ID, fileID), rec); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketKeyPackets).Put(keyPacketKey(d.rec.ID, fileID, d.v.keys.keyID), pkesk)
+	})
+	if err != nil {
+		derr := d.v.deleteBlobs(ctx, []string{blobID})
+		return File{}, errors.Join(fmt.Errorf("vault: recording file of %s: %w", d.rec.ID, err), derr)
+	}
+	d.nfiles++
+	return rec.file(), nil
+}
+
+// writeBlob encrypts r into a new committed blob and returns the session
+// key's packet for the gateway key, the plaintext size and its SHA-256.
+func (v *Vault) writeBlob(ctx context.Context, blobID string, r io.Reader) (pkesk []byte, size int64, sum string, err error) {
+	sk, err := newSessionKey()
+	if err != nil {
+		return nil, 0, "", err
+	}
+	defer clear(sk)
+	pkesk, err = v.keys.wrap(sk)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	bw, err := v.blobs.Create(ctx, blobID)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	size, sum, err = encryptStream(ctx, bw, sk, r)
+	if err == nil {
+		err = bw.Commit()
+	}
+	if err != nil {
+		return nil, 0, "", errors.Join(err, bw.Abort())
+	}
+	return pkesk, size, sum, nil
+}
+
+// encryptStream reads r to the end, encrypting into w and hashing the
+// plaintext. Hashing runs on a second goroutine over the same buffer while
+// this one encrypts and writes: SHA-256 costs about as much as AES-GCM, so
+// doing both in turn would halve the throughput.
+func encryptStream(ctx context.Context, w io.Writer, sessionKey []byte, r io.Reader) (int64, string, error) {
+	enc, err := encryptTo(w, sessionKey)
+	if err != nil {
+		return 0, "", err
+	}
+	h := newParallelHasher(sha256.New())
+	defer h.stop()
+	buf := make([]byte, readChunk)
+	var size int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return 0, "", err
+		}
+		n, rerr := io.ReadFull(r, buf)
+		if n > 0 {
+			h.start(buf[:n])
+			_, werr := enc.Write(buf[:n])
+			h.wait()
+			if werr != nil {
+				return 0, "", fmt.Errorf("encrypting: %w", werr)
+			}
+			size += int64(n)
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			return 0, "", fmt.Errorf("reading attachment: %w", rerr)
+		}
+	}
+	if err := enc.Close(); err != nil {
+		return 0, "", fmt.Errorf("encrypting: %w", err)
+	}
+	return size, hex.EncodeToString(h.h.Sum(nil)), nil
+}
+
+// parallelHasher hashes one buffer at a time on its own goroutine.
+type parallelHasher struct {
+	h    hash.Hash
+	in   chan []byte
+	done chan struct{}
+}
+
+func newParallelHasher(h hash.Hash) *parallelHasher {
+	p := &parallelHasher{h: h, in: make(chan []byte), done: make(chan struct{})}
+	go func() {
+		for b := range p.in {
+			p.h.Write(b)
+			p.done <- struct{}{}
+		}
+	}()
+	return p
+}
+
+// start hands b to the hasher; b must not change until wait returns.
+func (p *parallelHasher) start(b []byte) { p.in <- b }
+
+func (p *parallelHasher) wait() { <-p.done }
+
+// stop ends the goroutine; no start may be pending.
+func (p *parallelHasher) stop() { close(p.in) }
+
+// Commit makes the transfer final. Call it only after the next hop accepted
+// the mail carrying its links.
+func (d *Draft) Commit(ctx context.Context) error {
+	if d.done {
+		return errDraftDone
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := d.v.now()
+	err := d.v.db.Update(func(tx *bolt.Tx) error {
+		rec, ok, err := getTransfer(tx, d.rec.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errors.New("transfer no longer exists")
+		}
+		if rec.State == stateCommitted {
+			return nil
+		}
+		rec.State, rec.CommittedAt = stateCommitted, now
+		return putJSON(tx.Bucket(bucketTransfers), []byte(rec.ID), rec)
+	})
+	if err != nil {
+		return fmt.Errorf("vault: committing %s: %w", d.rec.ID, err)
+	}
+	d.done = true
+	return nil
+}
+
+// Abort deletes everything the draft stored: blobs, key packets, records.
+func (d *Draft) Abort(ctx context.Context) error {
+	if d.done {
+		return errDraftDone
+	}
+	// Abort runs on failure paths, often with a context that has just been
+	// cancelled; it must still clean up.
+	var blobs []string
+	err := d.v.db.Update(func(tx *bolt.Tx) error {
+		rec, ok, err := getTransfer(tx, d.rec.ID)
+		if err != nil || !ok {
+			return err
+		}
+		blobs, err = deleteTransfer(tx, rec)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("vault: aborting %s: %w", d.rec.ID, err)
+	}
+	d.done = true
+	if err := d.v.deleteBlobs(ctx, blobs); err != nil {
+		return fmt.Errorf("vault: aborting %s: %w", d.rec.ID, err)
+	}
+	return nil
+}
+
+// normalizeTransferID accepts a reference as an admin might type it.
+func normalizeTransferID(id string) string {
+	return strings.ToUpper(strings.TrimSpace(id))
+}
