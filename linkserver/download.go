@@ -1,0 +1,197 @@
+package linkserver
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"sealgate/vault"
+)
+
+const (
+	// copyChunk is the unit of decryption and of writing to the client.
+	copyChunk = 256 << 10
+	// writeStall drops a client that takes no chunk for this long. It
+	// replaces the server's WriteTimeout for downloads, which would cut off
+	// a large file on a slow but steady line.
+	writeStall = 60 * time.Second
+)
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, copyChunk); return &b }}
+
+// download streams a file's decrypted plaintext (levels 1 and 2; level 2
+// needs a session, which comes with sign-in). HEAD answers from the stored
+// metadata without decrypting anything.
+//
+// Range requests are served by decrypting from the start of the file and
+// discarding the bytes before the range: the stored OpenPGP message has no
+// random access. A range at offset n therefore costs the CPU time of
+// decrypting n bytes (about n / 3 GB/s with AES-256-GCM), bounded by one
+// full download; resuming a broken download costs what the first attempt
+// already read.
+func (s *Server) download(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	tr, p := s.findTransfer(r, token)
+	if p != nil {
+		s.problemPage(w, r, p)
+		return
+	}
+	if tr.Level >= 2 {
+		s.errorPage(w, r, http.StatusForbidden, "page.error.signin")
+		return
+	}
+	f, ok := findFile(tr, r.PathValue("fileID"))
+	if !ok {
+		s.problemPage(w, r, problemNotFound)
+		return
+	}
+
+	etag := ""
+	if f.SHA256 != "" {
+		etag = `"` + f.SHA256 + `"`
+	}
+	rng, outcome := byteRange{start: 0, length: f.Size}, rangeIgnore
+	if rh := r.Header.Get("Range"); rh != "" && ifRangeAllows(r, etag) {
+		if pr, o := parseRange(rh, f.Size); o != rangeIgnore {
+			rng, outcome = pr, o
+		}
+	}
+	h := w.Header()
+	// Nothing in a download may run or frame anything, even if a browser
+	// ignored the attachment disposition.
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox; frame-ancestors 'none'")
+	h.Set("Accept-Ranges", "bytes")
+	if etag != "" {
+		h.Set("ETag", etag)
+	}
+	if outcome == rangeUnsatisfiable {
+		h.Set("Content-Range", "bytes */"+strconv.FormatInt(f.Size, 10))
+		h.Set("Content-Length", "0")
+		w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+		return
+	}
+
+	var body io.ReadCloser
+	buf := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(buf)
+	if r.Method != http.MethodHead {
+		var err error
+		if body, err = s.openAt(r, tr.ID, f.ID, rng.start, *buf); err != nil {
+			h.Del("Content-Security-Policy") // the error page needs its stylesheet
+			h.Del("ETag")
+			h.Del("Accept-Ranges")
+			s.fileError(w, r, err)
+			return
+		}
+		defer body.Close()
+	}
+
+	h.Set("Content-Type", downloadType(f.ContentType))
+	h.Set("Content-Disposition", contentDisposition(f.Name))
+	h.Set("Content-Length", strconv.FormatInt(rng.length, 10))
+	status := http.StatusOK
+	if outcome == rangePartial {
+		status = http.StatusPartialContent
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rng.start, rng.start+rng.length-1, f.Size))
+	}
+	w.WriteHeader(status)
+	if body == nil {
+		return
+	}
+	toEOF := rng.start+rng.length == f.Size
+	if err := copyOut(w, body, rng.length, toEOF, *buf); err != nil {
+		if r.Context().Err() == nil {
+			s.log.Error("download interrupted", "transfer", tr.ID, "file", f.ID, "err", err)
+		}
+		// Content-Length promised more: abort the connection so the client
+		// sees a broken download, never a silently short file.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// openAt opens the plaintext and discards the bytes before offset.
+func (s *Server) openAt(r *http.Request, transferID, fileID string, offset int64, buf []byte) (io.ReadCloser, error) {
+	body, _, err := s.vault.OpenFile(r.Context(), transferID, fileID)
+	if err != nil {
+		return nil, err
+	}
+	for offset > 0 {
+		n, err := body.Read(buf[:min(int64(len(buf)), offset)])
+		offset -= int64(n)
+		if err != nil && offset > 0 {
+			body.Close()
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("skipping to range start: %w", err)
+		}
+	}
+	return body, nil
+}
+
+// fileError answers a failure to open a file that the transfer lists.
+func (s *Server) fileError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, vault.ErrNotFound):
+		s.problemPage(w, r, problemNotFound)
+	case errors.Is(err, vault.ErrExpired), errors.Is(err, vault.ErrRevoked):
+		s.problemPage(w, r, problemGone)
+	default:
+		s.internalError(w, r, "opening file for download", err)
+	}
+}
+
+// ifRangeAllows applies If-Range: the range is served only when the
+// validator is our strong ETag. A date or another tag means the client's
+// partial copy may be of something else, so it gets the whole file.
+func ifRangeAllows(r *http.Request, etag string) bool {
+	v := r.Header.Get("If-Range")
+	return v == "" || etag != "" && v == etag
+}
+
+// copyOut writes exactly n bytes of src to w. With toEOF it then reads src
+// to its end, because the decryptor checks the message's final
+// authentication tag only there: a tampered tail then aborts the download
+// instead of passing unnoticed. Before each chunk it lifts the
+// read deadline (the request is fully read; a lingering ReadTimeout would
+// cancel the request mid-download) and renews the write deadline, so the
+// whole download may take as long as the client keeps taking data.
+func copyOut(w http.ResponseWriter, src io.Reader, n int64, toEOF bool, buf []byte) error {
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return fmt.Errorf("clearing read deadline: %w", err)
+	}
+	for n > 0 {
+		k, rerr := io.ReadFull(src, buf[:min(int64(len(buf)), n)])
+		if k > 0 {
+			if err := rc.SetWriteDeadline(time.Now().Add(writeStall)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+				return fmt.Errorf("setting write deadline: %w", err)
+			}
+			if _, err := w.Write(buf[:k]); err != nil {
+				return fmt.Errorf("writing to client: %w", err)
+			}
+			n -= int64(k)
+		}
+		if rerr != nil && n > 0 {
+			if rerr == io.EOF {
+				rerr = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("reading plaintext: %w", rerr)
+		}
+	}
+	if !toEOF {
+		return nil
+	}
+	switch k, err := io.ReadFull(src, buf[:1]); {
+	case err == io.EOF:
+		return nil
+	case k > 0:
+		return errors.New("plaintext is longer than its recorded size")
+	default:
+		return fmt.Errorf("reading plaintext end: %w", err)
+	}
+}

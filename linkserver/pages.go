@@ -1,0 +1,142 @@
+package linkserver
+
+import (
+	"errors"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"sealgate/vault"
+)
+
+// home shows the access-code form.
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	v := s.newView(w, r)
+	v.Home = &homeView{CSRF: s.csrf.token(w, r)}
+	s.render(w, r, http.StatusOK, "home", v)
+}
+
+// accessCode takes a code from the form (POST, CSRF-checked) and sends the
+// browser to the transfer it opens. Codes travel only in POST bodies so they
+// never land in URLs, histories or logs.
+func (s *Server) accessCode(w http.ResponseWriter, r *http.Request) {
+	if d := s.forms.take(s.clients.of(r), s.now()); d > 0 {
+		s.problemPage(w, r, &problem{status: http.StatusTooManyRequests, key: "rate_limited", retry: d})
+		return
+	}
+	code := strings.TrimSpace(r.PostForm.Get("code"))
+	var token string
+	p := s.guarded(r, "access code", func() error {
+		if code == "" || len(code) > maxCodeLen {
+			return vault.ErrNotFound
+		}
+		var err error
+		token, err = s.vault.TokenForAccessCode(r.Context(), code)
+		return err
+	})
+	if p == nil {
+		http.Redirect(w, r, "/t/"+url.PathEscape(token), http.StatusSeeOther)
+		return
+	}
+	if p.status != http.StatusNotFound && p.status != http.StatusGone {
+		s.problemPage(w, r, p)
+		return
+	}
+	v := s.newView(w, r)
+	v.Home = &homeView{CSRF: s.csrf.token(w, r), Message: "page.home.wrong_code"}
+	if p.status == http.StatusGone {
+		v.Home.Message = "page.home.gone_code"
+	}
+	if len(code) <= maxCodeLen {
+		v.Home.Code = code
+	}
+	s.render(w, r, p.status, "home", v)
+}
+
+// transferPage lists a transfer's files. Level 2 and above show only that
+// sign-in is needed; no file data is shown before that.
+func (s *Server) transferPage(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	tr, p := s.findTransfer(r, token)
+	if p != nil {
+		s.problemPage(w, r, p)
+		return
+	}
+	v := s.newView(w, r)
+	exp := tr.ExpiresAt.Local()
+	tv := &transferView{
+		Sender:       tr.Sender,
+		Level:        s.text.T(v.Lang, "page.level."+strconv.Itoa(tr.Level)),
+		ExpiresDate:  formatDate(v.Lang, exp),
+		ExpiresFull:  formatDateTime(v.Lang, exp),
+		ExpiresISO:   exp.Format(time.RFC3339),
+		SignInNeeded: tr.Level >= 2,
+	}
+	if !tv.SignInNeeded {
+		for _, f := range tr.Files {
+			tv.Files = append(tv.Files, fileView{
+				Name: f.Name,
+				Size: formatSize(v.Lang, f.Size),
+				URL:  fileURL(token, f.ID),
+			})
+		}
+	}
+	v.Transfer = tv
+	s.render(w, r, http.StatusOK, "transfer", v)
+}
+
+// fileURL is the root-relative download address of a file.
+func fileURL(token, fileID string) string {
+	return "/t/" + url.PathEscape(token) + "/f/" + url.PathEscape(fileID)
+}
+
+// notFound answers every address without a route, with the same page as an
+// unknown token.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.problemPage(w, r, problemNotFound)
+}
+
+// problemPage renders a failed look-up as a page that says what to do next.
+func (s *Server) problemPage(w http.ResponseWriter, r *http.Request, p *problem) {
+	if p.status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(p.retry)))
+	}
+	s.errorPage(w, r, p.status, "page.error."+p.key)
+}
+
+// errorPage renders the page for key (its ".title" and ".text") with status.
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, key string) {
+	v := s.newView(w, r)
+	v.Error = &errorView{Title: v.T(key + ".title")}
+	if status == http.StatusTooManyRequests {
+		v.Error.Text = v.T(key+".text", waitText(v, w.Header().Get("Retry-After")))
+	} else {
+		v.Error.Text = v.T(key + ".text")
+	}
+	s.render(w, r, status, "error", v)
+}
+
+// retrySeconds rounds a wait up to whole seconds, at least one.
+func retrySeconds(d time.Duration) int {
+	return max(1, int(math.Ceil(d.Seconds())))
+}
+
+// waitText turns a Retry-After value into "a minute" or "3 minutes".
+func waitText(v *view, retryAfter string) string {
+	sec, err := strconv.Atoi(retryAfter)
+	if err != nil || sec <= 60 {
+		return v.T("page.minute")
+	}
+	return v.T("page.minutes", (sec+59)/60)
+}
+
+// internalError logs err and shows the generic error page.
+func (s *Server) internalError(w http.ResponseWriter, r *http.Request, msg string, err error) {
+	if ctxErr := r.Context().Err(); ctxErr == nil || !errors.Is(err, ctxErr) {
+		s.log.Error(msg, "err", err) // not merely a client that went away
+	}
+	s.errorPage(w, r, http.StatusInternalServerError, "page.error.internal")
+}

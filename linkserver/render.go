@@ -1,0 +1,116 @@
+package linkserver
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+)
+
+//go:embed assets/templates/*.html
+var templateFS embed.FS
+
+// pageNames are the page templates; each is parsed together with the layout.
+var pageNames = []string{"home", "transfer", "error"}
+
+type pages struct{ tmpl map[string]*template.Template }
+
+func loadPages() (*pages, error) {
+	p := &pages{tmpl: make(map[string]*template.Template)}
+	for _, name := range pageNames {
+		t, err := template.ParseFS(templateFS, "assets/templates/layout.html", "assets/templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", name, err)
+		}
+		p.tmpl[name] = t
+	}
+	return p, nil
+}
+
+// view is what every page template gets. Templates call {{$.T "key" args}}
+// for text in the page's language.
+type view struct {
+	Lang  string
+	Nonce string
+	Brand string
+	Dev   bool
+	// Switch links to the same page in the other language.
+	Switch struct{ Lang, Name, URL string }
+
+	Home     *homeView
+	Transfer *transferView
+	Error    *errorView
+
+	cat Catalog
+}
+
+// T returns the text for key in the page's language.
+func (v *view) T(key string, args ...any) string { return v.cat.T(v.Lang, key, args...) }
+
+type homeView struct {
+	CSRF    string
+	Code    string // as typed, shown again after a mistake
+	Message string // catalog key of the error, if any
+}
+
+type transferView struct {
+	Sender       string
+	Level        string
+	ExpiresDate  string
+	ExpiresFull  string
+	ExpiresISO   string
+	SignInNeeded bool
+	Files        []fileView
+}
+
+type fileView struct {
+	Name string
+	Size string
+	URL  string
+}
+
+type errorView struct {
+	Title, Text string
+}
+
+// newView prepares the page frame: language (which may set the lang
+// cookie), nonce, branding and the language switch.
+func (s *Server) newView(w http.ResponseWriter, r *http.Request) *view {
+	v := &view{
+		Lang:  s.pickLang(w, r),
+		Nonce: nonceFrom(r.Context()),
+		Brand: s.cfg.BrandingName,
+		Dev:   s.cfg.Dev,
+		cat:   s.text,
+	}
+	for _, l := range languages {
+		if l != v.Lang {
+			v.Switch.Lang = l
+			v.Switch.Name = s.text.T(l, "page.lang.name")
+			v.Switch.URL = r.URL.EscapedPath() + "?lang=" + l
+			break
+		}
+	}
+	return v
+}
+
+// render executes a page into a buffer first, so a template failure becomes
+// a clean 500 instead of half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, v *view) {
+	var buf bytes.Buffer
+	if err := s.pages.tmpl[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+		s.log.Error("rendering page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Content-Language", v.Lang)
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(buf.Bytes())
+	}
+}

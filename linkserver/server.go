@@ -1,0 +1,161 @@
+package linkserver
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Timeouts of the HTTP server. Downloads lift the read deadline and renew the
+// write deadline per chunk (see download.go), so a large file is bounded by
+// the client's progress, not by WriteTimeout.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+	shutdownGrace     = 30 * time.Second
+)
+
+// Server is the link server. Create it with New; it is safe for concurrent use.
+type Server struct {
+	cfg     Config
+	vault   Vault
+	text    Catalog
+	log     *slog.Logger
+	mux     *http.ServeMux
+	pages   *pages
+	csrf    csrfGuard
+	clients clientIP
+	guesses *guard // failed token and code look-ups
+	forms   *guard // access-code form submissions, right or wrong
+	tls     *tls.Config
+	now     func() time.Time
+}
+
+// New builds the server. v is normally a *vault.Vault and cat a
+// *catalog.Catalog; a nil cat uses the built-in texts.
+func New(cfg Config, v Vault, cat Catalog, log *slog.Logger) (*Server, error) {
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("linkserver: %w", errors.Join(errs...))
+	}
+	if v == nil {
+		return nil, errors.New("linkserver: no vault")
+	}
+	if cat == nil {
+		cat = builtinCatalog{}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.BrandingName == "" {
+		cfg.BrandingName = "sealgate"
+	}
+	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
+	pg, err := loadPages()
+	if err != nil {
+		return nil, fmt.Errorf("linkserver: %w", err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("linkserver: csrf key: %w", err)
+	}
+	s := &Server{
+		cfg:     cfg,
+		vault:   v,
+		text:    cat,
+		log:     log,
+		mux:     http.NewServeMux(),
+		pages:   pg,
+		csrf:    csrfGuard{key: key, secure: cfg.secure()},
+		clients: clientIP{trusted: cfg.TrustedProxies},
+		guesses: newGuard(guessLimits),
+		forms:   newGuard(formLimits),
+		now:     time.Now,
+	}
+	if cfg.TLSCert != "" {
+		certs, err := newCertReloader(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("linkserver: %w", err)
+		}
+		s.tls = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
+	}
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /{$}", s.home)
+	s.mux.Handle("POST /{$}", s.csrf.protect(s, http.HandlerFunc(s.accessCode)))
+	s.mux.HandleFunc("GET /t/{token}", s.transferPage)
+	s.mux.HandleFunc("GET /t/{token}/f/{fileID}", s.download)
+	s.mux.HandleFunc("GET /api/v1/transfers/{token}", s.manifest)
+	s.mux.HandleFunc("GET /static/{name}", s.asset)
+	s.mux.HandleFunc("/", s.notFound)
+}
+
+// Handle mounts an extra handler, such as the development outbox at
+// /dev/outbox/, behind the same middleware. Call it before serving.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Handler returns the complete handler: security headers, access log,
+// cross-origin protection and the routes.
+func (s *Server) Handler() http.Handler {
+	var h http.Handler = s.mux
+	h = http.NewCrossOriginProtection().Handler(h)
+	h = s.accessLog(h)
+	return s.securityHeaders(h)
+}
+
+// Serve serves HTTP (HTTPS when a certificate is configured) on ln until ctx
+// ends, then stops accepting and lets requests in flight finish for up to
+// 30 seconds before closing them. It returns nil after a clean shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		TLSConfig:         s.tls,
+		// TLS handshake noise from scanners belongs at debug level.
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	done := make(chan error, 1)
+	go func() {
+		if s.tls != nil {
+			done <- srv.ServeTLS(ln, "", "")
+		} else {
+			done <- srv.Serve(ln)
+		}
+	}()
+	s.log.Info("web server listening", "addr", ln.Addr().String(), "tls", s.tls != nil)
+	select {
+	case err := <-done:
+		return fmt.Errorf("linkserver: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if err != nil {
+		s.log.Warn("web server: requests still running at shutdown, closing them", "err", err)
+		err = srv.Close()
+	}
+	if serr := <-done; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return fmt.Errorf("linkserver: serve: %w", serr)
+	}
+	if err != nil {
+		return fmt.Errorf("linkserver: shutdown: %w", err)
+	}
+	return nil
+}
