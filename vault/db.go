@@ -9,6 +9,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // schemaVersion is the layout of the database below. A binary refuses a
@@ -103,7 +104,7 @@ func keyPacketKey(transferID, fileID, keyID string) []byte {
 // openDB opens the bbolt file and creates or checks the schema.
 func openDB(path string) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("vault: %s is in use by another process (is sealgate serve running?)", path)
 	}
 	if err != nil {

@@ -31,10 +31,10 @@ func sanitizeName(s string) string {
 	space := false
 	for _, r := range s {
 		switch {
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			continue
 		case unicode.IsSpace(r):
 			space = true
-			continue
-		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
 			continue
 		case strings.ContainsRune(`<>:"|?*`, r):
 			r = '_'

@@ -112,7 +112,7 @@ func normalizeAccessCode(s string) (code string, ok bool) {
 		case 'I', 'L':
 			r = '1'
 		}
-		if r > 0x7f || strings.IndexRune(crockford, r) < 0 {
+		if r > 0x7f || !strings.ContainsRune(crockford, r) {
 			return "", false
 		}
 		sb.WriteRune(r)
