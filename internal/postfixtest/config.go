@@ -42,6 +42,8 @@ maillog_file_prefixes = {{.Dir}}
 queue_run_delay = 1s
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s
+# From configs/postfix/main.cf.snippet:
+{{.MainSnippet}}
 {{- if .ContentFilter}}
 # After-queue content filter: every message leaves the queue through the
 # "sealgate" transport below and comes back through the reinjection smtpd.
@@ -49,27 +51,15 @@ content_filter = sealgate:{{.ContentFilter}}
 {{- end}}
 `))
 
-// masterCF has the submission smtpd, the reinjection smtpd (FILTER_README's
-// after-filter server), the sealgate transport and the standard services,
-// all without chroot so that nothing outside Dir is needed.
+// masterCF has the submission smtpd, the sealgate transport and the
+// reinjection smtpd exactly as configs/postfix/master.cf.snippet ships them
+// (only the reinjection address changed), and the standard services, all
+// without chroot so that nothing outside Dir is needed.
 var masterCF = template.Must(template.New("master.cf").Parse(`# Written by sealgate's internal/postfixtest for one test; not for production.
 # service    type  private unpriv chroot wakeup maxproc command
 {{.Submit}} inet  n       -       n       -       -       smtpd
-{{.Reinject}} inet n      -       n       -       10      smtpd
-  -o content_filter=
-  -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_milters
-  -o smtpd_helo_restrictions=
-  -o smtpd_client_restrictions=
-  -o smtpd_sender_restrictions=
-  -o smtpd_relay_restrictions=
-  -o smtpd_recipient_restrictions=permit_mynetworks,reject
-  -o mynetworks=127.0.0.0/8
-  -o smtpd_authorized_xforward_hosts=127.0.0.0/8
-sealgate   unix  -       -       n       -       10      smtp
-  -o smtp_data_done_timeout=1200
-  -o smtp_send_xforward_command=yes
-  -o disable_dns_lookups=yes
-  -o max_use=20
+# From configs/postfix/master.cf.snippet:
+{{.MasterSnippet}}
 pickup     unix  n       -       n       60      1       pickup
 cleanup    unix  n       -       n       -       0       cleanup
 qmgr       unix  n       -       n       300     1       qmgr
@@ -95,6 +85,9 @@ postlog    unix-dgram n  -       n       -       1       postlogd
 
 type templateData struct {
 	Dir, RelayHost, ContentFilter, Submit, Reinject string
+	// MainSnippet and MasterSnippet are the active lines of the shipped
+	// snippets.
+	MainSnippet, MasterSnippet string
 }
 
 // bracketed turns host:port into Postfix's [host]:port, which means "this

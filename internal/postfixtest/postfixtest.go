@@ -111,6 +111,10 @@ func Start(t testing.TB, opts Options) *Instance {
 	inst.SubmitAddr = "127.0.0.1:" + strconv.Itoa(ports[0])
 	inst.ReinjectAddr = "127.0.0.1:" + strconv.Itoa(ports[1])
 	data := templateData{Dir: dir, Submit: inst.SubmitAddr, Reinject: inst.ReinjectAddr}
+	if data.MainSnippet, data.MasterSnippet, err = snippets(inst.ReinjectAddr); err != nil {
+		os.RemoveAll(dir)
+		t.Fatalf("postfixtest: shipped Postfix snippets: %v", err)
+	}
 	if data.RelayHost, err = bracketed(opts.RelayHost); err != nil {
 		t.Fatalf("postfixtest: RelayHost: %v", err)
 	}
