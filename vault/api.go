@@ -7,6 +7,19 @@
 // BeginTransfer, AddFile for each attachment (streaming, encrypting as it
 // reads), then Commit after the next hop accepted the mail, or Abort, which
 // leaves nothing behind.
+//
+// Layout of storage.dir (directories 0700, files 0600):
+//
+//	sealgate.db       bbolt: transfers, token and access-code indexes (hashes
+//	                  only), file records, session-key packets
+//	gateway-key.asc   the gateway's OpenPGP secret key(s), made at first start
+//	blobs/            one encrypted blob per stored file (DirStore)
+//	spool/            short-lived encrypted spool files (see Spool)
+//
+// Concatenating a file's key packets and its blob gives a standard OpenPGP
+// message (RFC 9580: v6 PKESK, SEIPDv2 with AES-256-GCM) that any
+// implementation holding the key opens; the vault itself decrypts it with
+// go-crypto's ordinary openpgp.ReadMessage.
 package vault
 
 import (

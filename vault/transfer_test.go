@@ -397,3 +397,40 @@ func referencePattern(id string) bool {
 	}
 	return true
 }
+
+// TestEmptyAndOddFiles: an empty attachment and one fed a byte at a time
+// store and read back exactly.
+func TestEmptyAndOddFiles(t *testing.T) {
+	t.Parallel()
+	v, _, _ := openTestVault(t)
+	ctx := context.Background()
+	d, err := v.BeginTransfer(ctx, NewTransfer{Level: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	odd, _ := io.ReadAll(pseudoRandom(7, aeadChunkSize+3))
+	for _, content := range [][]byte{nil, odd} {
+		f, err := d.AddFile(ctx, "f", "", iotest.OneByteReader(bytes.NewReader(content)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Size != int64(len(content)) {
+			t.Errorf("size %d, want %d", f.Size, len(content))
+		}
+		if len(content) == 0 && f.SHA256 != "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" {
+			t.Errorf("empty file sha %s", f.SHA256)
+		}
+		rc, _, err := v.OpenFile(ctx, d.ID(), f.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || !bytes.Equal(got, content) {
+			t.Fatalf("read %d bytes, %v", len(got), err)
+		}
+	}
+	if err := d.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
