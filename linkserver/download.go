@@ -76,11 +76,9 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var body io.ReadCloser
-	buf := chunkPool.Get().(*[]byte)
-	defer chunkPool.Put(buf)
 	if r.Method != http.MethodHead {
 		var err error
-		if body, err = s.openAt(r, tr.ID, f.ID, rng.start, *buf); err != nil {
+		if body, err = s.openAt(r, tr.ID, f.ID, rng.start); err != nil {
 			h.Del("Content-Security-Policy") // the error page needs its stylesheet
 			h.Del("ETag")
 			h.Del("Accept-Ranges")
@@ -103,7 +101,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	toEOF := rng.start+rng.length == f.Size
-	if err := copyOut(w, body, rng.length, toEOF, *buf); err != nil {
+	if err := copyOut(w, body, rng.length, toEOF); err != nil {
 		if r.Context().Err() == nil {
 			s.log.Error("download interrupted", "transfer", tr.ID, "file", f.ID, "err", err)
 		}
@@ -114,11 +112,14 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 }
 
 // openAt opens the plaintext and discards the bytes before offset.
-func (s *Server) openAt(r *http.Request, transferID, fileID string, offset int64, buf []byte) (io.ReadCloser, error) {
+func (s *Server) openAt(r *http.Request, transferID, fileID string, offset int64) (io.ReadCloser, error) {
 	body, _, err := s.vault.OpenFile(r.Context(), transferID, fileID)
 	if err != nil {
 		return nil, err
 	}
+	bp := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(bp)
+	buf := *bp
 	for offset > 0 {
 		n, err := body.Read(buf[:min(int64(len(buf)), offset)])
 		offset -= int64(n)
@@ -156,42 +157,125 @@ func ifRangeAllows(r *http.Request, etag string) bool {
 // copyOut writes exactly n bytes of src to w. With toEOF it then reads src
 // to its end, because the decryptor checks the message's final
 // authentication tag only there: a tampered tail then aborts the download
-// instead of passing unnoticed. Before each chunk it lifts the
-// read deadline (the request is fully read; a lingering ReadTimeout would
-// cancel the request mid-download) and renews the write deadline, so the
-// whole download may take as long as the client keeps taking data.
-func copyOut(w http.ResponseWriter, src io.Reader, n int64, toEOF bool, buf []byte) error {
+// instead of passing unnoticed.
+//
+// Decryption runs one chunk ahead of the socket in a second goroutine
+// (readAhead), so that the CPU decrypts while the kernel sends: serially,
+// the two costs add up and downloads fall well behind a plain file server.
+//
+// Before each chunk it renews the write deadline, so the whole download may
+// take as long as the client keeps taking data; the read deadline is lifted
+// first (the request is fully read; a lingering ReadTimeout would cancel the
+// request mid-download).
+func copyOut(w http.ResponseWriter, src io.Reader, n int64, toEOF bool) error {
 	rc := http.NewResponseController(w)
 	if err := rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return fmt.Errorf("clearing read deadline: %w", err)
 	}
-	for n > 0 {
-		k, rerr := io.ReadFull(src, buf[:min(int64(len(buf)), n)])
-		if k > 0 {
+	ra := startReadAhead(src, n, toEOF)
+	defer ra.stop()
+	for c := range ra.full {
+		if len(c.data) > 0 {
 			if err := rc.SetWriteDeadline(time.Now().Add(writeStall)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 				return fmt.Errorf("setting write deadline: %w", err)
 			}
-			if _, err := w.Write(buf[:k]); err != nil {
+			if _, err := w.Write(c.data); err != nil {
 				return fmt.Errorf("writing to client: %w", err)
 			}
-			n -= int64(k)
 		}
-		if rerr != nil && n > 0 {
-			if rerr == io.EOF {
-				rerr = io.ErrUnexpectedEOF
+		if c.err != nil {
+			return c.err
+		}
+		ra.free <- c.buf
+	}
+	return nil
+}
+
+// readAheadDepth is how many chunks may be decrypted before the socket took
+// them: two keep both the CPU and the socket busy; more only cost memory.
+const readAheadDepth = 2
+
+type readChunk struct {
+	buf  *[]byte
+	data []byte
+	err  error
+}
+
+// readAhead reads src into pooled buffers in its own goroutine and hands
+// them over through full; buffers come back through free.
+type readAhead struct {
+	full chan readChunk
+	free chan *[]byte
+	quit chan struct{}
+	done chan struct{}
+}
+
+func startReadAhead(src io.Reader, n int64, toEOF bool) *readAhead {
+	ra := &readAhead{
+		full: make(chan readChunk, readAheadDepth+1), // +1 for a final error
+		free: make(chan *[]byte, readAheadDepth),
+		quit: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	for range readAheadDepth {
+		ra.free <- chunkPool.Get().(*[]byte)
+	}
+	go ra.run(src, n, toEOF)
+	return ra
+}
+
+func (ra *readAhead) run(src io.Reader, n int64, toEOF bool) {
+	defer close(ra.done)
+	defer close(ra.full)
+	for n > 0 {
+		var buf *[]byte
+		select {
+		case buf = <-ra.free:
+		case <-ra.quit:
+			return
+		}
+		k, err := io.ReadFull(src, (*buf)[:min(int64(len(*buf)), n)])
+		n -= int64(k)
+		c := readChunk{buf: buf, data: (*buf)[:k]}
+		if err != nil && n > 0 {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
 			}
-			return fmt.Errorf("reading plaintext: %w", rerr)
+			c.err = fmt.Errorf("reading plaintext: %w", err)
+		}
+		ra.full <- c // never blocks: only readAheadDepth buffers exist
+		if c.err != nil {
+			return
 		}
 	}
-	if !toEOF {
-		return nil
+	if toEOF {
+		var one [1]byte
+		switch k, err := io.ReadFull(src, one[:]); {
+		case err == io.EOF:
+		case k > 0:
+			ra.full <- readChunk{err: errors.New("plaintext is longer than its recorded size")}
+		default:
+			ra.full <- readChunk{err: fmt.Errorf("reading plaintext end: %w", err)}
+		}
 	}
-	switch k, err := io.ReadFull(src, buf[:1]); {
-	case err == io.EOF:
-		return nil
-	case k > 0:
-		return errors.New("plaintext is longer than its recorded size")
-	default:
-		return fmt.Errorf("reading plaintext end: %w", err)
+}
+
+// stop ends the reader and waits for it, so that the source may be closed
+// afterwards, and returns the buffers to the pool.
+func (ra *readAhead) stop() {
+	close(ra.quit)
+	<-ra.done
+	for c := range ra.full {
+		if c.buf != nil {
+			chunkPool.Put(c.buf)
+		}
+	}
+	for {
+		select {
+		case b := <-ra.free:
+			chunkPool.Put(b)
+		default:
+			return
+		}
 	}
 }

@@ -11,8 +11,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"sealgate/vault"
 )
@@ -306,5 +308,56 @@ func TestParseRange(t *testing.T) {
 		if o != c.outcome || o == rangePartial && got != c.want {
 			t.Errorf("parseRange(%q, %d) = %v, %v; want %v, %v", c.h, c.size, got, o, c.want, c.outcome)
 		}
+	}
+}
+
+// closeSignalVault reports when a download's plaintext stream is closed,
+// which the handler does only once it has finished.
+type closeSignalVault struct {
+	Vault
+	closed chan struct{}
+}
+
+type signalCloser struct {
+	io.ReadCloser
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (s *signalCloser) Close() error {
+	err := s.ReadCloser.Close()
+	s.once.Do(func() { close(s.closed) })
+	return err
+}
+
+func (c *closeSignalVault) OpenFile(ctx context.Context, tid, fid string) (io.ReadCloser, vault.File, error) {
+	rc, f, err := c.Vault.OpenFile(ctx, tid, fid)
+	if err != nil {
+		return nil, f, err
+	}
+	return &signalCloser{ReadCloser: rc, closed: c.closed}, f, nil
+}
+
+func TestClientGoneEndsDownload(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	st := e.add(1, testFile{name: "x.bin", contentType: "application/octet-stream", size: 32 << 20, seed: 4})
+	cv := &closeSignalVault{Vault: e.v, closed: make(chan struct{})}
+	e.start(cv)
+	ctx, cancel := context.WithCancel(t.Context())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.http.URL+"/t/"+st.token+"/f/"+st.files[0].ID, nil)
+	resp, err := e.http.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(io.Discard, resp.Body, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	cancel() // the client hangs up mid-download
+	resp.Body.Close()
+	select {
+	case <-cv.closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the handler did not finish after the client went away")
 	}
 }

@@ -62,7 +62,7 @@ func (s *syncBuffer) String() string {
 // env is a real vault in a temporary directory behind a link server on a
 // loopback port.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	clock *testClock
 	v     *vault.Vault
@@ -71,7 +71,7 @@ type env struct {
 	logs  *syncBuffer
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), clock: &testClock{t: time.Date(2026, 3, 10, 9, 30, 0, 0, time.UTC)}, logs: &syncBuffer{}}
 	v, err := vault.Open(context.Background(), vault.Config{Dir: e.dir, TransferDays: 60, Now: e.clock.now})
