@@ -75,3 +75,8 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v
 		_, _ = w.Write(b)
 	}
 }
+
+// apiNotFound answers unknown API addresses in JSON, as scripts expect.
+func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, r, http.StatusNotFound, map[string]string{"error": "no such API address"})
+}

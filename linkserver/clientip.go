@@ -38,17 +38,32 @@ func (c clientIP) of(r *http.Request) netip.Addr {
 		all = append(all, strings.Split(h, ",")...)
 	}
 	for i := len(all) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(all[i]))
-		if err != nil {
+		a, ok := parseHop(all[i])
+		if !ok {
 			// A hop we cannot read: the last address we could trust is the
 			// best we know.
 			return peer
 		}
-		a = a.Unmap()
 		if !c.isTrusted(a) {
 			return a
 		}
 		peer = a
 	}
 	return peer
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, possibly with a
+// port or in brackets, as some proxies write it.
+func parseHop(h string) (netip.Addr, bool) {
+	h = strings.TrimSpace(h)
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(h); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")); err == nil {
+		return a.Unmap(), true
+	}
+	return netip.Addr{}, false
 }

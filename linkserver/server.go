@@ -99,6 +99,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /t/{token}/f/{fileID}", s.download)
 	s.mux.HandleFunc("GET /api/v1/transfers/{token}", s.manifest)
 	s.mux.HandleFunc("GET /static/{name}", s.asset)
+	s.mux.HandleFunc("/api/", s.apiNotFound)
 	s.mux.HandleFunc("/", s.notFound)
 }
 
@@ -110,7 +111,11 @@ func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, 
 // cross-origin protection and the routes.
 func (s *Server) Handler() http.Handler {
 	var h http.Handler = s.mux
-	h = http.NewCrossOriginProtection().Handler(h)
+	cop := http.NewCrossOriginProtection()
+	// Behind a proxy that rewrites Host, the Origin check would otherwise
+	// refuse the server's own forms in browsers without Sec-Fetch-Site.
+	_ = cop.AddTrustedOrigin(s.cfg.PublicURL) // validated in New
+	h = cop.Handler(h)
 	h = s.accessLog(h)
 	return s.securityHeaders(h)
 }
