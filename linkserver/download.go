@@ -141,6 +141,8 @@ func (s *Server) fileError(w http.ResponseWriter, r *http.Request, err error) {
 		s.problemPage(w, r, problemNotFound)
 	case errors.Is(err, vault.ErrExpired), errors.Is(err, vault.ErrRevoked):
 		s.problemPage(w, r, problemGone)
+	case errors.Is(err, vault.ErrEndToEnd):
+		s.errorPage(w, r, http.StatusForbidden, "page.error.signin")
 	default:
 		s.internalError(w, r, "opening file for download", err)
 	}
