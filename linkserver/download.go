@@ -156,10 +156,10 @@ func ifRangeAllows(r *http.Request, etag string) bool {
 	return v == "" || etag != "" && v == etag
 }
 
-// copyOut writes exactly n bytes of src to w. With toEOF it then reads src
-// to its end, because the decryptor checks the message's final
-// authentication tag only there: a tampered tail then aborts the download
-// instead of passing unnoticed.
+// copyOut writes exactly n bytes of src to w. With toEOF it also reads src
+// to its end before sending the last chunk, because the decryptor checks the
+// message's final authentication tag only there: a tampered tail then
+// aborts the download instead of passing unnoticed.
 //
 // Decryption runs one chunk ahead of the socket in a second goroutine
 // (readAhead), so that the CPU decrypts while the kernel sends: serially,
@@ -214,7 +214,7 @@ type readAhead struct {
 
 func startReadAhead(src io.Reader, n int64, toEOF bool) *readAhead {
 	ra := &readAhead{
-		full: make(chan readChunk, readAheadDepth+1), // +1 for a final error
+		full: make(chan readChunk, readAheadDepth),
 		free: make(chan *[]byte, readAheadDepth),
 		quit: make(chan struct{}),
 		done: make(chan struct{}),
@@ -239,26 +239,37 @@ func (ra *readAhead) run(src io.Reader, n int64, toEOF bool) {
 		k, err := io.ReadFull(src, (*buf)[:min(int64(len(*buf)), n)])
 		n -= int64(k)
 		c := readChunk{buf: buf, data: (*buf)[:k]}
-		if err != nil && n > 0 {
+		switch {
+		case err != nil && n > 0:
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
 			c.err = fmt.Errorf("reading plaintext: %w", err)
+		case n == 0 && toEOF:
+			// The last chunk is held back until the end checks out: once
+			// the client has every byte, aborting no longer shows.
+			if err := checkEOF(src); err != nil {
+				c.data, c.err = nil, err
+			}
 		}
 		ra.full <- c // never blocks: only readAheadDepth buffers exist
 		if c.err != nil {
 			return
 		}
 	}
-	if toEOF {
-		var one [1]byte
-		switch k, err := io.ReadFull(src, one[:]); {
-		case err == io.EOF:
-		case k > 0:
-			ra.full <- readChunk{err: errors.New("plaintext is longer than its recorded size")}
-		default:
-			ra.full <- readChunk{err: fmt.Errorf("reading plaintext end: %w", err)}
-		}
+}
+
+// checkEOF reads src to its end: the decryptor verifies the message's final
+// authentication tag only there.
+func checkEOF(src io.Reader) error {
+	var one [1]byte
+	switch k, err := io.ReadFull(src, one[:]); {
+	case err == io.EOF:
+		return nil
+	case k > 0:
+		return errors.New("plaintext is longer than its recorded size")
+	default:
+		return fmt.Errorf("reading plaintext end: %w", err)
 	}
 }
 

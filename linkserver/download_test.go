@@ -168,20 +168,25 @@ func TestHeadDoesNotDecrypt(t *testing.T) {
 
 func TestBrokenStreamAbortsDownload(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	st := e.add(1, testFile{name: "x.pdf", contentType: "application/pdf", size: 3 << 20, seed: 1})
-	e.start(&countingVault{Vault: e.v, breakAt: 1 << 20})
-	resp, err := e.http.Client().Get(e.http.URL + "/t/" + st.token + "/f/" + st.files[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	n, err := io.Copy(io.Discard, resp.Body)
-	if err == nil {
-		t.Fatalf("a broken plaintext stream ended as a clean download of %d bytes", n)
-	}
-	if !strings.Contains(e.logs.String(), "download interrupted") {
-		t.Error("the broken download was not logged")
+	const size = 3 << 20
+	// Failing in the middle, and failing only at the very end, where the
+	// decryptor checks the final authentication tag after the last byte.
+	for _, breakAt := range []int64{1 << 20, size} {
+		e := newEnv(t)
+		st := e.add(1, testFile{name: "x.pdf", contentType: "application/pdf", size: size, seed: 1})
+		e.start(&countingVault{Vault: e.v, breakAt: breakAt})
+		resp, err := e.http.Client().Get(e.http.URL + "/t/" + st.token + "/f/" + st.files[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err == nil {
+			t.Errorf("break at %d: a broken plaintext stream ended as a clean download of %d bytes", breakAt, n)
+		}
+		if !strings.Contains(e.logs.String(), "download interrupted") {
+			t.Errorf("break at %d: the broken download was not logged", breakAt)
+		}
 	}
 }
 

@@ -74,6 +74,9 @@ func TestWrongCodeThenRateLimit(t *testing.T) {
 	if s, err := strconv.Atoi(refused.Header.Get("Retry-After")); err != nil || s < 1 {
 		t.Errorf("Retry-After %q", refused.Header.Get("Retry-After"))
 	}
+	if refused.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(refused.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Errorf("429 lacks security headers: %v", refused.Header)
+	}
 	asked := cv.calls.Load()
 	if int(asked) != limit {
 		t.Errorf("vault asked %d times, want %d (the limit)", asked, limit)
