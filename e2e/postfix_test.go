@@ -1,0 +1,280 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"sealgate/internal/postfixtest"
+	"sealgate/internal/smtptest"
+	"sealgate/smtpproxy/dkimsign/dkimtest"
+)
+
+// mailTimeout bounds each wait for Postfix and sealgate to move mail.
+const mailTimeout = 60 * time.Second
+
+// TestPostfixContentFilter is issue 5's proof: clerk mail submitted to a
+// real Postfix goes through sealgate as an after-queue content filter and
+// back through Postfix's reinjection smtpd to the "internet" (a capture
+// server). A [secure1] mail arrives rewritten and DKIM-signed, an untagged
+// mail arrives unchanged, and a [secure9] mail comes back to the clerk as
+// Postfix's bounce carrying sealgate's sentence.
+func TestPostfixContentFilter(t *testing.T) {
+	t.Parallel()
+	dkimtest.Python(t) // fail or skip early, before starting anything
+	internet := smtptest.Start(t, smtptest.Options{})
+	gateAddr := postfixtest.FreeAddr(t)
+	pf := postfixtest.Start(t, postfixtest.Options{RelayHost: internet.Addr, ContentFilter: gateAddr})
+	key := newDKIMKey(t)
+	g := startGate(t, gateOptions{SMTPListen: gateAddr, NextHop: pf.ReinjectAddr, DKIM: key})
+
+	attachment := randomBytes(t, 96<<10)
+	tagged := rawMail{Subject: "[secure1] Ihr Bescheid", Body: "Sehr geehrte Frau Müller,\r\nanbei Ihr Bescheid.",
+		Attachment: attachment, AttachmentName: "Bescheid 2026-17.pdf", MessageID: "tagged-1@sealgate.test"}
+	plain := rawMail{Subject: "Termin am Montag", Body: "Guten Tag,\r\nder Termin bleibt.", MessageID: "plain-1@sealgate.test"}
+	refused := rawMail{Subject: "[secure9] Falsche Stufe", Body: "Dies darf nicht hinaus.", MessageID: "refused-1@sealgate.test"}
+
+	var plainRaw []byte
+	for _, m := range []rawMail{tagged, plain, refused} {
+		path, raw := writeMail(t, m)
+		if m.MessageID == plain.MessageID {
+			plainRaw = raw
+		}
+		pf.Submit(t, "--from", clerk, "--to", citizen, "--data", "@"+path)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), mailTimeout)
+	defer cancel()
+	// Postfix is done when its queue is empty: everything was delivered or
+	// bounced, and the bounce itself delivered.
+	pf.WaitQueue(ctx, t, func(q []postfixtest.QueuedMessage) bool { return len(q) == 0 })
+	msgs, err := internet.WaitMessages(ctx, 3)
+	if err != nil {
+		t.Fatalf("want 3 messages at the internet side (rewritten, unchanged, bounce), got %d: %v\npostfix log:\n%s",
+			len(internet.Messages()), err, pf.Log())
+	}
+	if len(msgs) != 3 {
+		t.Errorf("want exactly 3 delivered messages, got %d", len(msgs))
+	}
+
+	t.Run("secure1 is rewritten and signed", func(t *testing.T) {
+		m := bySubject(t, msgs, "Ihr Bescheid")
+		checkEnvelope(t, m, clerk, citizen)
+		p := parse(t, m.Data)
+		if s := p.subject(); s != "Ihr Bescheid" {
+			t.Errorf("subject %q: the tag must be removed and nothing else changed", s)
+		}
+		checkAttachmentGone(t, m.Data, p, attachment)
+		if link := findLink(p, g.WebURL); link == "" {
+			t.Errorf("no link to %s in the text parts:\n%s", g.WebURL, strings.Join(p.Texts, "\n---\n"))
+		}
+		if !p.Header.Has("DKIM-Signature") {
+			t.Fatal("rewritten mail carries no DKIM-Signature (smtp.dkim is set)")
+		}
+		if err := dkimtest.Verify(t, m.Data, key.Records); err != nil {
+			t.Errorf("dkimpy does not verify the rewritten mail: %v", err)
+		}
+		if err := verifyDKIMGo(m.Data, key.Records); err != nil {
+			t.Errorf("go-msgauth does not verify the rewritten mail: %v", err)
+		}
+	})
+
+	t.Run("recipient downloads the attachment", func(t *testing.T) {
+		m := bySubject(t, msgs, "Ihr Bescheid")
+		link := findLink(parse(t, m.Data), g.WebURL)
+		if link == "" {
+			t.Fatal("no link in the rewritten mail")
+		}
+		got := download(t, ctx, g.WebURL, link)
+		if sha256.Sum256(got) != sha256.Sum256(attachment) {
+			t.Errorf("downloaded %d bytes that differ from the %d-byte attachment", len(got), len(attachment))
+		}
+		if token := link[strings.LastIndex(link, "/")+1:]; strings.Contains(g.Logs(), token) {
+			t.Error("sealgate's log contains the link token")
+		}
+	})
+
+	t.Run("untagged mail passes unchanged", func(t *testing.T) {
+		m := bySubject(t, msgs, "Termin am Montag")
+		checkEnvelope(t, m, clerk, citizen)
+		// Postfix and sealgate may prepend trace fields; every byte the
+		// clerk sent must follow unchanged.
+		if !bytes.HasSuffix(m.Data, plainRaw) {
+			t.Errorf("untagged mail changed on the way:\nsent:\n%s\ndelivered:\n%s", plainRaw, m.Data)
+		}
+		if bytes.Contains(m.Data, []byte("DKIM-Signature:")) {
+			t.Error("untagged mail was signed; only rewritten mail is")
+		}
+	})
+
+	t.Run("secure9 bounces to the clerk with sealgate's sentence", func(t *testing.T) {
+		var bounces []smtptest.Message
+		for _, m := range msgs {
+			if m.From == "" {
+				bounces = append(bounces, m)
+			}
+			if m.From != "" && strings.Contains(parse(t, m.Data).subject(), "Falsche Stufe") {
+				t.Error("the [secure9] mail was delivered to the recipient")
+			}
+		}
+		if len(bounces) != 1 {
+			t.Fatalf("want one bounce (null sender), got %d", len(bounces))
+		}
+		b := bounces[0]
+		if len(b.To) != 1 || b.To[0] != clerk {
+			t.Errorf("bounce goes to %v, want the clerk %s", b.To, clerk)
+		}
+		text := parse(t, b.Data).text()
+		if !strings.Contains(text, "unknown security level 9") {
+			t.Errorf("bounce lacks sealgate's sentence \"unknown security level 9\":\n%s", text)
+		}
+		if !strings.Contains(text, "5.7.1") {
+			t.Errorf("bounce lacks the 5.7.1 status:\n%s", text)
+		}
+	})
+}
+
+// TestPostfixKeepsMailWhileSealgateIsDown: with sealgate not running,
+// Postfix defers a tagged mail and keeps it; once sealgate runs and the queue
+// is flushed, the mail goes out rewritten. Nothing is lost.
+func TestPostfixKeepsMailWhileSealgateIsDown(t *testing.T) {
+	t.Parallel()
+	sealgateBinary(t)
+	internet := smtptest.Start(t, smtptest.Options{})
+	gateAddr := postfixtest.FreeAddr(t)
+	pf := postfixtest.Start(t, postfixtest.Options{RelayHost: internet.Addr, ContentFilter: gateAddr})
+
+	attachment := randomBytes(t, 8<<10)
+	path, _ := writeMail(t, rawMail{Subject: "[secure1] Unterlagen", Body: "Anbei.",
+		Attachment: attachment, AttachmentName: "unterlagen.pdf", MessageID: "deferred-1@sealgate.test"})
+	id := pf.Submit(t, "--from", clerk, "--to", citizen, "--data", "@"+path)
+
+	ctx, cancel := context.WithTimeout(context.Background(), mailTimeout)
+	defer cancel()
+	q := pf.WaitQueue(ctx, t, func(q []postfixtest.QueuedMessage) bool {
+		return len(q) == 1 && q[0].QueueName == "deferred" && len(q[0].Recipients) == 1 && q[0].Recipients[0].DelayReason != ""
+	})
+	if q[0].QueueID != id || q[0].Recipients[0].Address != citizen {
+		t.Fatalf("wrong message deferred: %+v", q[0])
+	}
+	t.Logf("deferred while sealgate is down: %s", q[0].Recipients[0].DelayReason)
+	if n := len(internet.Messages()); n != 0 {
+		t.Fatalf("%d messages went out while sealgate was down", n)
+	}
+
+	startGate(t, gateOptions{SMTPListen: gateAddr, NextHop: pf.ReinjectAddr})
+	pf.Flush(t)
+	msgs, err := internet.WaitMessages(ctx, 1)
+	if err != nil {
+		t.Fatalf("deferred mail never arrived after sealgate started: %v\nqueue: %+v", err, pf.Queue(t))
+	}
+	m := msgs[0]
+	checkEnvelope(t, m, clerk, citizen)
+	p := parse(t, m.Data)
+	if s := p.subject(); s != "Unterlagen" {
+		t.Errorf("subject %q, want the rewritten %q", s, "Unterlagen")
+	}
+	checkAttachmentGone(t, m.Data, p, attachment)
+	pf.WaitQueue(ctx, t, func(q []postfixtest.QueuedMessage) bool { return len(q) == 0 })
+}
+
+func checkEnvelope(t *testing.T, m smtptest.Message, from, to string) {
+	t.Helper()
+	if m.From != from || len(m.To) != 1 || m.To[0] != to {
+		t.Errorf("envelope %q -> %v, want %q -> [%s]", m.From, m.To, from, to)
+	}
+}
+
+// checkAttachmentGone fails t if any trace of the attachment's content is
+// left: neither its base64 lines nor its decoded bytes.
+func checkAttachmentGone(t *testing.T, raw []byte, p parsed, attachment []byte) {
+	t.Helper()
+	lines := base64Lines(attachment)
+	for _, i := range []int{0, len(lines) / 2, len(lines) - 2} {
+		if bytes.Contains(raw, []byte(lines[i])) {
+			t.Errorf("base64 line %d of the attachment is still in the mail", i)
+		}
+	}
+	probe := attachment[:64]
+	for _, leaf := range p.Leaves {
+		if bytes.Contains(leaf, probe) {
+			t.Error("a part of the delivered mail contains the attachment's bytes")
+		}
+	}
+	if bytes.Contains(raw, []byte(base64.StdEncoding.EncodeToString(attachment[:48]))) {
+		t.Error("the attachment's first bytes are still in the mail, base64-encoded")
+	}
+}
+
+// findLink returns the first link below base in the text parts.
+func findLink(p parsed, base string) string {
+	re := regexp.MustCompile(regexp.QuoteMeta(base) + `/t/[A-Za-z0-9_\-]+`)
+	for _, text := range p.Texts {
+		if l := re.FindString(text); l != "" {
+			return l
+		}
+	}
+	return ""
+}
+
+// download fetches the transfer's first file the way a script would: the
+// manifest from /api/v1/transfers/{token}, then its download URL.
+func download(t *testing.T, ctx context.Context, base, link string) []byte {
+	t.Helper()
+	token := link[strings.LastIndex(link, "/")+1:]
+	manifest := httpGet(t, ctx, base+"/api/v1/transfers/"+url.PathEscape(token))
+	var doc struct {
+		Files []map[string]any `json:"files"`
+	}
+	if err := json.Unmarshal(manifest, &doc); err != nil || len(doc.Files) == 0 {
+		t.Fatalf("manifest without files (%v):\n%s", err, manifest)
+	}
+	var fileURL string
+	for k, v := range doc.Files[0] {
+		if s, ok := v.(string); ok && strings.Contains(strings.ToLower(k), "url") {
+			fileURL = s
+		}
+	}
+	if fileURL == "" {
+		t.Fatalf("manifest names no download URL for the file: %v", doc.Files[0])
+	}
+	u, err := url.Parse(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := url.Parse(fileURL)
+	if err != nil {
+		t.Fatalf("download URL %q: %v", fileURL, err)
+	}
+	return httpGet(t, ctx, u.ResolveReference(ref).String())
+}
+
+func httpGet(t *testing.T, ctx context.Context, u string) []byte {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s\n%.500s", u, resp.Status, body)
+	}
+	return body
+}
