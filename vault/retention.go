@@ -11,6 +11,11 @@ import (
 // Revoke withdraws a transfer at once: blobs and key packets are deleted, its
 // links then report ErrRevoked until retention removes the record.
 //
+// Deletion here is logical as far as bbolt goes: a deleted key packet's bytes
+// may linger in a freed database page until bbolt reuses it. Without the
+// blob (deleted and unlinked at once) such a packet opens nothing; an
+// offline compaction of the database removes even that.
+//
 // The file records stay (name, size, hash: what the sender's status page
 // shows) but nothing from which the content could be recovered; the sealed
 // link token is dropped too. Revoking twice is not an error.
