@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -94,9 +95,13 @@ func TestPostfixContentFilter(t *testing.T) {
 		if link == "" {
 			t.Fatal("no link in the rewritten mail")
 		}
-		got := download(t, ctx, g.WebURL, link)
-		if sha256.Sum256(got) != sha256.Sum256(attachment) {
+		f, got := download(t, ctx, g.WebURL, link)
+		sum := sha256.Sum256(attachment)
+		if sha256.Sum256(got) != sum {
 			t.Errorf("downloaded %d bytes that differ from the %d-byte attachment", len(got), len(attachment))
+		}
+		if f.Name != tagged.AttachmentName || f.Size != int64(len(attachment)) || f.SHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("manifest says %q, %d bytes, sha256 %s; want %q, %d, %x", f.Name, f.Size, f.SHA256, tagged.AttachmentName, len(attachment), sum)
 		}
 		if token := link[strings.LastIndex(link, "/")+1:]; strings.Contains(g.Logs(), token) {
 			t.Error("sealgate's log contains the link token")
@@ -226,36 +231,41 @@ func findLink(p parsed, base string) string {
 	return ""
 }
 
-// download fetches the transfer's first file the way a script would: the
-// manifest from /api/v1/transfers/{token}, then its download URL.
-func download(t *testing.T, ctx context.Context, base, link string) []byte {
+// manifestFile is one file in GET /api/v1/transfers/{token}
+// (linkserver/API.md).
+type manifestFile struct {
+	Name        string `json:"name"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	DownloadURL string `json:"download_url"`
+}
+
+// download fetches the transfer's only file the way a script would: the
+// manifest, then its download_url.
+func download(t *testing.T, ctx context.Context, base, link string) (manifestFile, []byte) {
 	t.Helper()
 	token := link[strings.LastIndex(link, "/")+1:]
 	manifest := httpGet(t, ctx, base+"/api/v1/transfers/"+url.PathEscape(token))
 	var doc struct {
-		Files []map[string]any `json:"files"`
+		Level int            `json:"level"`
+		Files []manifestFile `json:"files"`
 	}
-	if err := json.Unmarshal(manifest, &doc); err != nil || len(doc.Files) == 0 {
-		t.Fatalf("manifest without files (%v):\n%s", err, manifest)
+	if err := json.Unmarshal(manifest, &doc); err != nil || len(doc.Files) != 1 {
+		t.Fatalf("want a manifest with one file (%v):\n%s", err, manifest)
 	}
-	var fileURL string
-	for k, v := range doc.Files[0] {
-		if s, ok := v.(string); ok && strings.Contains(strings.ToLower(k), "url") {
-			fileURL = s
-		}
+	if doc.Level != 1 {
+		t.Errorf("manifest level %d, want 1", doc.Level)
 	}
-	if fileURL == "" {
-		t.Fatalf("manifest names no download URL for the file: %v", doc.Files[0])
-	}
+	f := doc.Files[0]
 	u, err := url.Parse(base + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := url.Parse(fileURL)
-	if err != nil {
-		t.Fatalf("download URL %q: %v", fileURL, err)
+	ref, err := url.Parse(f.DownloadURL)
+	if err != nil || f.DownloadURL == "" {
+		t.Fatalf("download_url %q: %v", f.DownloadURL, err)
 	}
-	return httpGet(t, ctx, u.ResolveReference(ref).String())
+	return f, httpGet(t, ctx, u.ResolveReference(ref).String())
 }
 
 func httpGet(t *testing.T, ctx context.Context, u string) []byte {
