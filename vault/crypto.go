@@ -200,7 +200,7 @@ func encryptTo(blob io.Writer, sessionKey []byte) (io.WriteCloser, error) {
 		return nil, fmt.Errorf("vault: starting encryption: %w", err)
 	}
 	// Closing the literal packet closes the SEIPD packet beneath it.
-	lit, err := packet.SerializeLiteral(seipd, true, "", 0)
+	lit, err := newLiteralWriter(seipd)
 	if err != nil {
 		return nil, fmt.Errorf("vault: starting encryption: %w", err)
 	}
