@@ -25,6 +25,12 @@ type Config struct {
 	// BrandingName is branding.name, the organisation named on every page.
 	// Empty means "sealgate".
 	BrandingName string
+	// LogoFile is branding.logo_file: a PNG, JPEG, GIF, WebP or SVG file
+	// (at most 256 KiB) shown in every page's header. Empty: the name only.
+	LogoFile string
+	// ImprintURL and PrivacyURL are branding.imprint_url and
+	// branding.privacy_url, linked from every page's footer when set.
+	ImprintURL, PrivacyURL string
 	// Dev relaxes nothing security-related; it only marks the pages as a
 	// development instance.
 	Dev bool
@@ -44,6 +50,11 @@ func (c Config) Validate() []error {
 		errs = append(errs, fmt.Errorf("web.public_url: %q is not an absolute http(s) URL", c.PublicURL))
 	case u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "":
 		errs = append(errs, fmt.Errorf("web.public_url: %q must not have a path, query or fragment", c.PublicURL))
+	}
+	for key, v := range map[string]string{"branding.imprint_url": c.ImprintURL, "branding.privacy_url": c.PrivacyURL} {
+		if u, err := url.Parse(v); v != "" && (err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "") {
+			errs = append(errs, fmt.Errorf("%s: %q is not an absolute http(s) URL", key, v))
+		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, fmt.Errorf("web.tls_cert, web.tls_key: set both or neither"))

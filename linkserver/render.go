@@ -35,7 +35,10 @@ type view struct {
 	Lang  string
 	Nonce string
 	Brand string
+	Logo  bool
 	Dev   bool
+	// Imprint and Privacy are the footer links; empty ones are left out.
+	Imprint, Privacy string
 	// Switch links to the same page in the other language.
 	Switch struct{ Lang, Name, URL string }
 
@@ -79,11 +82,14 @@ type errorView struct {
 // cookie), nonce, branding and the language switch.
 func (s *Server) newView(w http.ResponseWriter, r *http.Request) *view {
 	v := &view{
-		Lang:  s.pickLang(w, r),
-		Nonce: nonceFrom(r.Context()),
-		Brand: s.cfg.BrandingName,
-		Dev:   s.cfg.Dev,
-		cat:   s.text,
+		Lang:    s.pickLang(w, r),
+		Nonce:   nonceFrom(r.Context()),
+		Brand:   s.cfg.BrandingName,
+		Logo:    s.logo != nil,
+		Dev:     s.cfg.Dev,
+		Imprint: s.cfg.ImprintURL,
+		Privacy: s.cfg.PrivacyURL,
+		cat:     s.text,
 	}
 	for _, l := range languages {
 		if l != v.Lang {

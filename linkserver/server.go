@@ -38,6 +38,7 @@ type Server struct {
 	guesses *guard // failed token and code look-ups
 	forms   *guard // access-code form submissions, right or wrong
 	tls     *tls.Config
+	logo    *logo
 	now     func() time.Time
 }
 
@@ -64,6 +65,10 @@ func New(cfg Config, v Vault, cat Catalog, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("linkserver: %w", err)
 	}
+	lg, err := loadLogo(cfg.LogoFile)
+	if err != nil {
+		return nil, fmt.Errorf("linkserver: %w", err)
+	}
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("linkserver: csrf key: %w", err)
@@ -79,6 +84,7 @@ func New(cfg Config, v Vault, cat Catalog, log *slog.Logger) (*Server, error) {
 		clients: clientIP{trusted: cfg.TrustedProxies},
 		guesses: newGuard(guessLimits),
 		forms:   newGuard(formLimits),
+		logo:    lg,
 		now:     time.Now,
 	}
 	if cfg.TLSCert != "" {
@@ -99,6 +105,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /t/{token}/f/{fileID}", s.download)
 	s.mux.HandleFunc("GET /api/v1/transfers/{token}", s.manifest)
 	s.mux.HandleFunc("GET /static/{name}", s.asset)
+	s.mux.HandleFunc("GET /static/logo", s.serveLogo)
 	s.mux.HandleFunc("/api/", s.apiNotFound)
 	s.mux.HandleFunc("/", s.notFound)
 }
