@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/textproto"
 	_ "github.com/emersion/go-message/charset" // charsets for message.Read
 )
 
@@ -93,50 +94,71 @@ func rewriteBytes(t testing.TB, msg []byte, lim Limits) ([]byte, Result, *memSin
 
 // outPart is one leaf of a parsed output message.
 type outPart struct {
-	path  string
-	media string
-	hdr   message.Header
-	body  []byte // decoded
+	path      string
+	media     string
+	hdr       message.Header
+	body      []byte // decoded; raw when it does not decode
+	raw       []byte // as it stands in the message
+	decodeErr error
 }
 
-// parseOutput reads a message with go-message, as a recipient's reader
-// would, and returns its leaves decoded.
+// parseOutput reads a message with go-message's textproto layer, as a
+// recipient's reader would, and returns its leaves, decoded with go-message.
+// A structural error (a header that does not parse, a multipart that does
+// not end) fails; a body that does not decode (kept as the sender wrote it)
+// is returned raw, with decodeErr set.
 func parseOutput(out []byte) ([]outPart, error) {
-	e, err := message.Read(bytes.NewReader(out))
-	if err != nil && !message.IsUnknownCharset(err) {
-		return nil, fmt.Errorf("reading output: %w", err)
+	br := bufio.NewReader(bytes.NewReader(out))
+	h, err := textproto.ReadHeader(br)
+	if err != nil {
+		return nil, fmt.Errorf("reading output header: %w", err)
 	}
 	var parts []outPart
-	if err := collectParts(e, "0", &parts, 0); err != nil {
+	if err := collectParts(message.Header{Header: h}, br, "0", &parts, 0); err != nil {
 		return nil, err
 	}
 	return parts, nil
 }
 
-func collectParts(e *message.Entity, path string, parts *[]outPart, depth int) error {
+func collectParts(h message.Header, body io.Reader, path string, parts *[]outPart, depth int) error {
 	if depth > 100 {
 		return fmt.Errorf("output nested deeper than 100")
 	}
-	media, _, _ := e.Header.ContentType()
-	if mr := e.MultipartReader(); mr != nil {
+	media, params, _ := h.ContentType()
+	if strings.HasPrefix(media, "multipart/") {
+		mr := textproto.NewMultipartReader(body, params["boundary"])
 		for i := 0; ; i++ {
 			p, err := mr.NextPart()
 			if err == io.EOF {
+				if i == 0 {
+					return fmt.Errorf("part %s: multipart without parts", path)
+				}
 				return nil
 			}
-			if err != nil && !message.IsUnknownCharset(err) {
+			if err != nil {
 				return fmt.Errorf("part %s.%d: %w", path, i, err)
 			}
-			if err := collectParts(p, fmt.Sprintf("%s.%d", path, i), parts, depth+1); err != nil {
+			if err := collectParts(message.Header{Header: p.Header}, p, fmt.Sprintf("%s.%d", path, i), parts, depth+1); err != nil {
 				return err
 			}
 		}
 	}
-	b, err := io.ReadAll(e.Body)
+	raw, err := io.ReadAll(body)
 	if err != nil {
 		return fmt.Errorf("part %s body: %w", path, err)
 	}
-	*parts = append(*parts, outPart{path: path, media: media, hdr: e.Header, body: b})
+	p := outPart{path: path, media: media, hdr: h, body: raw, raw: raw}
+	e, err := message.New(h, bytes.NewReader(raw))
+	if err == nil || message.IsUnknownCharset(err) {
+		if dec, derr := io.ReadAll(e.Body); derr == nil {
+			p.body = dec
+		} else {
+			p.decodeErr = derr
+		}
+	} else {
+		p.decodeErr = err
+	}
+	*parts = append(*parts, p)
 	return nil
 }
 

@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"mime"
 	"strings"
 
+	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/textproto"
 )
 
@@ -192,14 +194,67 @@ func noticePart(media, notice string) *node {
 // When a child is the original root, its header holds the whole message
 // header: only its Content-* fields go with it into the part.
 func syntheticContainer(media string, children ...*node) (*node, error) {
-	var rnd [24]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		return nil, fmt.Errorf("rewrite: making a boundary: %w", err)
+	b, err := newBoundary()
+	if err != nil {
+		return nil, err
 	}
-	b := "sealgate-" + hex.EncodeToString(rnd[:])
 	var h textproto.Header
 	h = editHeader(h, []field{{"Content-Type", media + "; boundary=\"" + b + "\""}}, false)
-	return &node{kind: kindContainer, media: media, hdr: h, boundary: b, children: children}, nil
+	return &node{kind: kindContainer, media: media, hdr: h, boundary: b, outBoundary: b, children: children}, nil
+}
+
+func newBoundary() (string, error) {
+	var rnd [24]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", fmt.Errorf("rewrite: making a boundary: %w", err)
+	}
+	return "sealgate-" + hex.EncodeToString(rnd[:]), nil
+}
+
+// canonicalContainer makes sure mail readers find the same boundary in a
+// kept multipart's header as we did. Our header parser is lenient (a
+// missing closing quote, duplicate parameters); go-message and
+// mime.ParseMediaType are not, and a reader that sees no boundary sees no
+// parts. Where they disagree, the Content-Type field is written anew with a
+// fresh boundary; the delimiter lines are ours to write in any case. So
+// does a boundary that begins with an enclosing one, or the other way
+// round: readers would take one's delimiter lines for the other's.
+func canonicalContainer(n *node, enclosing []string) error {
+	if readersSee(n.hdr, n.media, n.boundary) && !prefixClash(n.boundary, enclosing) {
+		return nil
+	}
+	b, err := newBoundary()
+	if err != nil {
+		return err
+	}
+	params := map[string]string{}
+	for k, v := range n.params {
+		params[k] = v
+	}
+	params["boundary"] = b
+	ct := mime.FormatMediaType(n.media, params)
+	h := editHeader(n.hdr, []field{{"Content-Type", ct}}, false)
+	if ct == "" || !readersSee(h, n.media, b) {
+		h = editHeader(n.hdr, []field{{"Content-Type", n.media + "; boundary=\"" + b + "\""}}, false)
+	}
+	n.hdr, n.outBoundary = h, b
+	return nil
+}
+
+func prefixClash(b string, enclosing []string) bool {
+	for _, e := range enclosing {
+		if strings.HasPrefix(b, e) || strings.HasPrefix(e, b) {
+			return true
+		}
+	}
+	return false
+}
+
+// readersSee reports whether go-message reads media and boundary from h.
+func readersSee(h textproto.Header, media, boundary string) bool {
+	mh := message.Header{Header: h}
+	mt, params, err := mh.ContentType()
+	return err == nil && mt == media && params["boundary"] == boundary
 }
 
 type field struct{ key, value string }
@@ -328,7 +383,7 @@ func (w *writer) body(n *node) {
 	switch n.kind {
 	case kindContainer:
 		for _, c := range n.children {
-			w.writeString("--" + n.boundary + "\r\n")
+			w.writeString("--" + n.outBoundary + "\r\n")
 			h := c.hdr
 			if c.top {
 				// The original root, wrapped: only its Content-* fields
@@ -339,7 +394,7 @@ func (w *writer) body(n *node) {
 			w.body(c)
 			w.writeString("\r\n")
 		}
-		w.writeString("--" + n.boundary + "--\r\n")
+		w.writeString("--" + n.outBoundary + "--\r\n")
 	case kindNotice:
 		if w.err == nil {
 			w.err = writeQP(w.w, n.raw)

@@ -29,10 +29,12 @@ type node struct {
 	cte      string
 	raw      []byte // encoded body as it came (leaves)
 	children []*node
-	boundary string
+	boundary string // delimits the parts in the input
 	pos      int // document order, for Result.Files
 	cid      string
 	top      bool // the message's root entity: hdr is the message header
+
+	outBoundary string // delimits the parts in the output
 }
 
 type fileSlot struct {
@@ -55,6 +57,7 @@ type parser struct {
 	pos   int
 
 	recovered bool
+	outBounds []string // output boundaries of the open multiparts
 }
 
 func newParser(ctx context.Context, r io.Reader, lim Limits, sink Sink) *parser {
@@ -70,7 +73,7 @@ func (p *parser) parseRoot(hdr textproto.Header) (*node, error) {
 	}
 	if end.level >= 0 {
 		// Cannot happen: no multipart is open at the root.
-		return nil, fmt.Errorf("rewrite: delimiter outside any multipart")
+		return nil, errStructure
 	}
 	if n != nil {
 		n.top = true
@@ -121,7 +124,10 @@ func (p *parser) entity(h textproto.Header, depth int, defaultType string) (*nod
 			p.recovered = true
 			return p.takeOutWhole(n, "message.eml")
 		}
-		n.kind, n.boundary = kindContainer, b
+		n.kind, n.boundary, n.outBoundary = kindContainer, b, b
+		if err := canonicalContainer(n, p.outBounds); err != nil {
+			return nil, delim{}, err
+		}
 		end, err := p.container(n, depth+1)
 		if err != nil || len(n.children) == 0 {
 			return nil, end, err
@@ -257,8 +263,30 @@ func (p *parser) container(n *node, depth int) (delim, error) {
 		return delim{}, errTooDeep
 	}
 	level := p.s.push(n.boundary)
-	defer p.s.pop()
+	p.outBounds = append(p.outBounds, n.outBoundary)
+	end, err := p.readParts(n, level, depth)
+	p.s.pop()
+	p.outBounds = p.outBounds[:len(p.outBounds)-1]
+	if err != nil {
+		return delim{}, err
+	}
+	if end.level == level && end.close {
+		// The epilogue runs to the next outer delimiter or the end; our own
+		// boundary means nothing in it any more.
+		return p.s.body().finish()
+	}
+	if end.level == level {
+		// Cannot happen: readParts returns only at a close or a foreign end.
+		return delim{}, errStructure
+	}
+	// An outer delimiter or the end of input came before our closing one.
+	p.recovered = true
+	return end, nil
+}
 
+// readParts reads the preamble and the parts of a multipart at stack level
+// level, up to its close delimiter or whatever else ends it.
+func (p *parser) readParts(n *node, level, depth int) (delim, error) {
 	end, err := p.preamble(n)
 	if err != nil {
 		return delim{}, err
@@ -281,15 +309,6 @@ func (p *parser) container(n *node, depth int) (delim, error) {
 			n.children = append(n.children, child)
 		}
 	}
-	if end.level == level && end.close {
-		// The epilogue runs to the next outer delimiter or the end.
-		if end, err = p.s.body().finish(); err != nil {
-			return delim{}, err
-		}
-		return end, nil
-	}
-	// An outer delimiter or the end of input came before our closing one.
-	p.recovered = true
 	return end, nil
 }
 

@@ -134,6 +134,9 @@ func IsBadMessage(err error) bool {
 var (
 	errTooDeep      = &BadMessageError{Reason: "message structure nested too deep"}
 	errTooManyParts = &BadMessageError{Reason: "message has too many MIME parts"}
+	// errStructure guards states the parser cannot reach; refusing the
+	// message is better than a temporary error that Postfix retries for days.
+	errStructure = &BadMessageError{Reason: "message structure could not be processed"}
 )
 
 func errHeaderTooLarge(max int64) *BadMessageError {

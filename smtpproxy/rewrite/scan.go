@@ -103,23 +103,31 @@ func (s *scanner) unread(b []byte) {
 }
 
 // delimiter reports whether the whole line b is a delimiter line of an open
-// multipart. The innermost multipart is checked first. Transport padding
-// (spaces and tabs) after the boundary is allowed, as RFC 2046 says.
+// multipart, innermost first. RFC 2046 allows only spaces and tabs after
+// the boundary; like Go's and go-message's readers we also take a line
+// where the boundary is followed by '-' or other text after a blank as a
+// delimiter (a close delimiter if "--" follows). Readers that see a
+// delimiter where we did not would split a kept part in two, so we must
+// see at least every line they see.
 func (s *scanner) delimiter(b []byte) (delim, bool) {
 	if len(b) < 2 || b[0] != '-' || b[1] != '-' || len(s.bounds) == 0 {
 		return delim{}, false
 	}
-	b = bytes.TrimRight(b, " \t\r\n")
 	for i := len(s.bounds) - 1; i >= 0; i-- {
 		d := s.bounds[i]
 		if !bytes.HasPrefix(b, d) {
 			continue
 		}
-		switch rest := b[len(d):]; {
-		case len(rest) == 0:
+		rest := b[len(d):]
+		if len(rest) == 0 {
 			return delim{level: i}, true
-		case len(rest) == 2 && rest[0] == '-' && rest[1] == '-':
-			return delim{level: i, close: true}, true
+		}
+		switch rest[0] {
+		case ' ', '\t', '\r', '\n':
+			return delim{level: i}, true
+		case '-':
+			close := len(rest) >= 2 && rest[1] == '-'
+			return delim{level: i, close: close}, true
 		}
 	}
 	return delim{}, false
