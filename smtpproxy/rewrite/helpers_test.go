@@ -16,8 +16,8 @@ import (
 	"testing"
 
 	"github.com/emersion/go-message"
-	"github.com/emersion/go-message/textproto"
 	_ "github.com/emersion/go-message/charset" // charsets for message.Read
+	"github.com/emersion/go-message/textproto"
 )
 
 // memSink keeps every file in memory, for tests.

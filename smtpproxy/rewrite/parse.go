@@ -30,7 +30,7 @@ type node struct {
 	raw      []byte // encoded body as it came (leaves)
 	children []*node
 	boundary string // delimits the parts in the input
-	pos      int // document order, for Result.Files
+	pos      int    // document order, for Result.Files
 	cid      string
 	top      bool // the message's root entity: hdr is the message header
 
