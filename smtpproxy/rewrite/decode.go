@@ -1,6 +1,8 @@
 package rewrite
 
 import (
+	"bytes"
+	"encoding/base64"
 	"io"
 	"strings"
 )
@@ -74,23 +76,24 @@ func (b *base64Reader) Read(p []byte) (int, error) {
 		}
 		n, err := b.r.Read(b.in[:])
 		o := 0
-		for _, c := range b.in[:n] {
-			v := b64Value[c]
-			if v == 0xff {
-				if c == '=' {
-					o += b.flush(b.out[o:])
+		in := b.in[:n]
+		for len(in) > 0 {
+			// Fast path: a whole well-formed line, as nearly every line is.
+			if j := bytes.IndexByte(in, '\n'); j >= 0 {
+				line := bytes.TrimSuffix(in[:j], []byte{'\r'})
+				if b.nq == 0 && len(line) > 0 && len(line)%4 == 0 {
+					if k, derr := base64.StdEncoding.Decode(b.out[o:], line); derr == nil {
+						o += k
+						in = in[j+1:]
+						continue
+					}
 				}
+				o += b.slow(in[:j+1], b.out[o:])
+				in = in[j+1:]
 				continue
 			}
-			b.quad[b.nq] = v
-			b.nq++
-			if b.nq == 4 {
-				b.out[o] = b.quad[0]<<2 | b.quad[1]>>4
-				b.out[o+1] = b.quad[1]<<4 | b.quad[2]>>2
-				b.out[o+2] = b.quad[2]<<6 | b.quad[3]
-				o += 3
-				b.nq = 0
-			}
+			o += b.slow(in, b.out[o:])
+			break
 		}
 		if err != nil {
 			if err == io.EOF {
@@ -103,6 +106,30 @@ func (b *base64Reader) Read(p []byte) (int, error) {
 	n := copy(p, b.buf)
 	b.buf = b.buf[n:]
 	return n, nil
+}
+
+// slow decodes in byte by byte into out, skipping what is not base64.
+func (b *base64Reader) slow(in, out []byte) int {
+	o := 0
+	for _, c := range in {
+		v := b64Value[c]
+		if v == 0xff {
+			if c == '=' {
+				o += b.flush(out[o:])
+			}
+			continue
+		}
+		b.quad[b.nq] = v
+		b.nq++
+		if b.nq == 4 {
+			out[o] = b.quad[0]<<2 | b.quad[1]>>4
+			out[o+1] = b.quad[1]<<4 | b.quad[2]>>2
+			out[o+2] = b.quad[2]<<6 | b.quad[3]
+			o += 3
+			b.nq = 0
+		}
+	}
+	return o
 }
 
 // flush decodes an incomplete group (as padding would) into out.

@@ -2,6 +2,7 @@ package rewrite
 
 import (
 	"bytes"
+	"encoding/base64"
 	"io"
 	"mime/quotedprintable"
 	"strings"
@@ -165,6 +166,31 @@ func TestCollectCIDs(t *testing.T) {
 	for _, want := range []string{"logo@x", "a@b", "bg1"} {
 		if !refs[want] {
 			t.Errorf("cid %q not found in %v", want, refs)
+		}
+	}
+}
+
+// TestBase64LineLengths checks the line-at-a-time fast path against every
+// way a body can be folded.
+func TestBase64LineLengths(t *testing.T) {
+	t.Parallel()
+	data := make([]byte, 1000)
+	for i := range data {
+		data[i] = byte(i * 7 % 251)
+	}
+	enc := base64.StdEncoding.EncodeToString(data)
+	for width := 1; width <= 100; width++ {
+		for _, eol := range []string{"\r\n", "\n"} {
+			var b strings.Builder
+			for s := enc; len(s) > 0; {
+				k := min(width, len(s))
+				b.WriteString(s[:k] + eol)
+				s = s[k:]
+			}
+			got, err := io.ReadAll(decoder("base64", strings.NewReader(b.String())))
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("width %d eol %q: decoded %d bytes, %v", width, eol, len(got), err)
+			}
 		}
 	}
 }
