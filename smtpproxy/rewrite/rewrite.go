@@ -173,6 +173,9 @@ func errHeaderTooLarge(max int64) *BadMessageError {
 // Errors: *BadMessageError for input that cannot be processed; ctx.Err()
 // (wrapped) when ctx ends; a wrapped read, sink or write error otherwise.
 func Rewrite(ctx context.Context, hdr textproto.Header, body io.Reader, lim Limits, sink Sink, notice Notice, out io.Writer) (Result, error) {
+	if sink == nil || notice == nil || body == nil || out == nil {
+		return Result{}, errors.New("rewrite: sink, notice, body and out must not be nil")
+	}
 	lim = lim.withDefaults()
 	p := newParser(ctx, body, lim, sink)
 	root, err := p.parseRoot(hdr)

@@ -702,3 +702,65 @@ func TestRewriteCanceled(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
+
+func TestRewriteInlineImages(t *testing.T) {
+	t.Parallel()
+	img := func(cid string) string {
+		return "Content-Type: image/png\nContent-ID: <" + cid + ">\nContent-Transfer-Encoding: base64\n\n" +
+			b64Lines([]byte("png bytes of "+cid+" "+strings.Repeat("x", 100)))
+	}
+	cases := []struct {
+		name      string
+		body      string
+		lim       Limits
+		kept      []string // cids kept inline
+		files     int
+		keptParts int
+	}{
+		{"image before html", "--r\n" + img("first@x") + "--r\nContent-Type: text/html\n\n<img src=\"cid:first@x\">\n--r--\n",
+			Limits{}, []string{"first@x"}, 0, 2},
+		{"unreferenced image", "--r\nContent-Type: text/html\n\n<p>no image</p>\n--r\n" + img("lonely@x") + "--r--\n",
+			Limits{}, nil, 1, 1},
+		{"referenced image over budget", "--r\nContent-Type: text/html\n\n<img src=\"cid:big@x\">\n--r\n" + img("big@x") + "--r--\n",
+			Limits{MaxKeptBytes: 150}, nil, 1, 1},
+		{"referenced from a later html only", "--r\n" + img("a@x") + "--r\n" + img("b@x") +
+			"--r\nContent-Type: text/html\n\n<img src=\"cid:b@x\">\n--r--\n", Limits{}, []string{"b@x"}, 1, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			msg := crlf("MIME-Version: 1.0\nContent-Type: multipart/related; boundary=r\n\n" + tc.body)
+			out, res, _, err := rewriteString(t, msg, tc.lim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Files) != tc.files || res.KeptParts != tc.keptParts {
+				t.Fatalf("result = %+v", res)
+			}
+			for _, cid := range tc.kept {
+				if !bytes.Contains(out, []byte(crlf(img(cid)))) {
+					t.Errorf("image %s not kept byte for byte", cid)
+				}
+			}
+			if _, err := parseOutput(out); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestRewriteEmptyAttachment(t *testing.T) {
+	t.Parallel()
+	msg := crlf("MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhi\n" +
+		"--b\nContent-Type: application/pdf; name=empty.pdf\nContent-Disposition: attachment; filename=empty.pdf\n\n--b--\n")
+	out, res, _, err := rewriteString(t, msg, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Files) != 1 || res.Files[0] != (Stored{Name: "empty.pdf", ContentType: "application/pdf", Size: 0}) {
+		t.Fatalf("files = %+v", res.Files)
+	}
+	if !bytes.Contains(out, []byte("empty.pdf (0)")) {
+		t.Error("empty attachment not in the notice")
+	}
+}
