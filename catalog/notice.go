@@ -181,7 +181,7 @@ func (c *Catalog) NoticeHTML(lang string, d NoticeData) string {
 	b.WriteString(`</div>`)
 	// Line breaks between blocks keep every line short, whatever transfer
 	// encoding carries the fragment.
-	return strings.NewReplacer("</p>", "</p>\n", "</ul>", "</ul>\n", "</div>", "</div>\n", "<hr ", "\n<hr ").Replace(b.String())
+	return strings.NewReplacer("</p>", "</p>\n", "</ul>", "</ul>\n", "</div>", "</div>\n").Replace(b.String())
 }
 
 func esc(s string) string { return html.EscapeString(s) }

@@ -57,8 +57,8 @@ func (s *scanner) readHeader(max int64) (textproto.Header, error) {
 	for {
 		c, whole, err := s.chunk()
 		if errors.Is(err, io.EOF) {
-			if len(line) > 0 {
-				last = addHeaderLine(&block, line, last)
+			if len(line) > 0 && isHeaderLine(line, last) {
+				addHeaderLine(&block, line, last)
 			}
 			break
 		}

@@ -228,12 +228,6 @@ func toUTF8(b []byte, cs string) (out []byte, ok bool) {
 	return bytes.ToValidUTF8(out, []byte("\uFFFD")), true
 }
 
-// knownCharset reports whether toUTF8 can convert from cs.
-func knownCharset(cs string) bool {
-	_, ok := toUTF8(nil, cs)
-	return ok
-}
-
 func decodeWindows1252(b []byte) []byte {
 	out, err := charmap.Windows1252.NewDecoder().Bytes(b)
 	if err != nil {
