@@ -38,8 +38,8 @@ type hopPool struct {
 	timeout time.Duration
 	log     *slog.Logger
 
-	slots chan struct{}   // one token per open connection
-	avail chan *hopConn   // hands a released connection to a waiting get
+	slots chan struct{} // one token per open connection
+	avail chan *hopConn // hands a released connection to a waiting get
 	mu    sync.Mutex
 	idle  []*hopConn // most recently used last
 	shut  bool
