@@ -44,6 +44,7 @@ type Message struct {
 	Data     []byte // nil with Options.DiscardData
 	Size     int64
 	SHA256   string // lower-case hex of the raw bytes
+	TLS      bool   // the message came over TLS
 }
 
 // Server is a running fake next hop. Its methods are safe for concurrent use.
@@ -258,6 +259,7 @@ func (se *session) Data(r io.Reader) error {
 		return f.Reply
 	}
 	m := se.msg
+	_, m.TLS = se.conn.TLSConnectionState()
 	m.Size = n
 	m.SHA256 = hex.EncodeToString(h.Sum(nil))
 	if bw != nil {
