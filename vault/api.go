@@ -1,7 +1,8 @@
 // Package vault stores everything sealgate keeps: transfers, their encrypted
-// files, tokens and access codes (and, later, accounts, keys, sessions,
-// sign-in codes, upload requests and audit records). File bodies are OpenPGP
-// messages in a BlobStore; metadata and session-key packets live in bbolt.
+// files, tokens and access codes, recipients' accounts, sign-in codes,
+// sessions, download records, the gateway's keys and the receipt signing key
+// (and, later, upload requests). File bodies are OpenPGP messages in a
+// BlobStore; metadata and session-key packets live in bbolt.
 //
 // A transfer is written in two phases, like an SMTP delivery target:
 // BeginTransfer, AddFile for each attachment (streaming, encrypting as it
@@ -11,10 +12,24 @@
 // Layout of storage.dir (directories 0700, files 0600):
 //
 //	sealgate.db       bbolt: transfers, token and access-code indexes (hashes
-//	                  only), file records, session-key packets
-//	gateway-key.asc   the gateway's OpenPGP secret key(s), made at first start
+//	                  only), file records, session-key packets, accounts,
+//	                  sign-in codes (HMAC only), sessions (hashes only),
+//	                  download records
+//	gateway-key.asc   the gateway's current OpenPGP secret key, made at first
+//	                  start (v6, for encrypting files)
+//	keys/             retired gateway keys, one file each, kept while a
+//	                  transfer's key packet still names them (see
+//	                  RotateGatewayKey)
+//	receipt-key.asc   the receipt signing key (v4 EdDSA, so that GnuPG 2.2
+//	                  verifies receipts), made at first start
 //	blobs/            one encrypted blob per stored file (DirStore)
 //	spool/            short-lived encrypted spool files (see Spool)
+//
+// Deletion is meant literally: whenever something was deleted from the
+// database (purge, revocation, account deletion), the database is compacted
+// into a fresh file and the old file is overwritten before it is released,
+// because bbolt leaves deleted records readable in freed pages (see
+// Vault.compact).
 //
 // Concatenating a file's key packets and its blob gives a standard OpenPGP
 // message (RFC 9580: v6 PKESK, SEIPDv2 with AES-256-GCM) that any
@@ -39,6 +54,21 @@ var (
 	// ErrEndToEnd means a file is end-to-end encrypted (levels 3–4): the
 	// server does not hand out its plaintext, only the OpenPGP message.
 	ErrEndToEnd = errors.New("vault: file is end-to-end encrypted")
+	// ErrLocked means the transfer was locked after too many wrong sign-in
+	// codes by its recipients (see RecordFailedCode); an admin unlocks it.
+	ErrLocked = errors.New("vault: locked after too many wrong codes")
+	// ErrInvalidAddress means a string is not usable as an e-mail address.
+	ErrInvalidAddress = errors.New("vault: invalid e-mail address")
+	// ErrNoCode means no sign-in code is pending for the address, or it
+	// has expired: the visitor must ask for a new one.
+	ErrNoCode = errors.New("vault: no valid sign-in code")
+	// ErrTooManyTries means the pending sign-in code has been tried too
+	// often; it no longer signs anyone in, even when right, and a new code
+	// must be requested.
+	ErrTooManyTries = errors.New("vault: too many tries for this sign-in code")
+	// ErrBadReceipt means a receipt's signature does not verify, or the
+	// receipt was altered after signing.
+	ErrBadReceipt = errors.New("vault: receipt signature does not verify")
 )
 
 // Config is what the vault needs from the configuration file.
@@ -46,9 +76,15 @@ type Config struct {
 	// Dir is storage.dir: bbolt database, blobs and the gateway key live here.
 	Dir string
 	// TransferDays is retention.transfer_days: a transfer expires this many
-	// days after it was sent.
+	// days after it was sent. 0 means 60.
 	TransferDays int
-	// Now is the clock; nil means time.Now. Tests move it.
+	// AccountInactiveDays is retention.account_inactive_days: an account
+	// without sign-in or download for this many days is deleted, and
+	// warned a week before. 0 means 90.
+	AccountInactiveDays int
+	// Now is the clock; nil means time.Now. Every time the vault records or
+	// compares (expiry, sessions, codes, key and signature creation) comes
+	// from it, so tests can jump days ahead.
 	Now func() time.Time
 	// Blobs stores the encrypted file bodies; nil means a DirStore in
 	// Dir/blobs. Other implementations (S3-compatible) plug in here.
@@ -81,7 +117,15 @@ type Transfer struct {
 	Upload     bool
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
-	Files      []File
+	// Files are the files that can still be downloaded. In the sender's
+	// and the admin's views (TransferBySenderToken, TransferByID,
+	// ListTransfers) a revoked transfer's withdrawn files are listed too.
+	Files []File
+	// RevokedAt is when the transfer was withdrawn; zero if it was not.
+	RevokedAt time.Time
+	// LockedAt is when too many wrong sign-in codes locked the transfer;
+	// zero if it is not locked.
+	LockedAt time.Time
 	// Committed is false for a draft whose Commit never ran (for instance
 	// after a crash once the mail had gone out); see Draft for why such a
 	// transfer is still served.

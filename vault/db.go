@@ -14,8 +14,9 @@ import (
 
 // schemaVersion is the layout of the database below. A binary refuses a
 // database written by a newer one; a later version migrates older ones in
-// openDB.
-const schemaVersion = 1
+// openDB. Version 2 added accounts, sign-in codes, sessions, sender tokens
+// and download records (new buckets only, so 1 migrates by creating them).
+const schemaVersion = 2
 
 // dbName is the bbolt file in storage.dir.
 const dbName = "sealgate.db"
@@ -25,7 +26,8 @@ const dbName = "sealgate.db"
 // Keys of per-transfer buckets start with the transfer ID and a slash, so a
 // transfer's entries are one prefix scan.
 var (
-	// bucketMeta holds "schema" -> decimal schema version.
+	// bucketMeta holds "schema" -> decimal schema version and
+	// "login_secret" -> the HMAC key for sign-in codes.
 	bucketMeta = []byte("meta")
 	// bucketTransfers: transfer ID -> transferRecord.
 	bucketTransfers = []byte("transfers")
@@ -41,9 +43,24 @@ var (
 	// recipient key at levels 3–4); re-wrapping adds or removes entries
 	// here and never touches the blob.
 	bucketKeyPackets = []byte("keypackets")
+	// bucketSenderTokens: SHA-256(sender status token) -> transfer ID.
+	bucketSenderTokens = []byte("sendertokens")
+	// bucketDownloads: transferID/fileID/address -> downloadRecord, one
+	// per file and downloader (counted, not appended, so that repeated
+	// downloads cannot grow the database).
+	bucketDownloads = []byte("downloads")
+	// bucketAccounts: lower-cased address -> accountRecord.
+	bucketAccounts = []byte("accounts")
+	// bucketLoginCodes: lower-cased address -> loginRecord (the pending
+	// sign-in code, as an HMAC).
+	bucketLoginCodes = []byte("logincodes")
+	// bucketSessions: SHA-256(session token) -> sessionRecord.
+	bucketSessions = []byte("sessions")
 
-	allBuckets = [][]byte{bucketMeta, bucketTransfers, bucketTokens, bucketCodes, bucketFiles, bucketKeyPackets}
-	keySchema  = []byte("schema")
+	allBuckets = [][]byte{bucketMeta, bucketTransfers, bucketTokens, bucketCodes, bucketFiles, bucketKeyPackets,
+		bucketSenderTokens, bucketDownloads, bucketAccounts, bucketLoginCodes, bucketSessions}
+	keySchema      = []byte("schema")
+	keyLoginSecret = []byte("login_secret")
 )
 
 // Transfer states.
@@ -69,6 +86,15 @@ type transferRecord struct {
 	// SealedToken is the link token encrypted under a key derived from
 	// the access code (see sealToken); dropped on revocation.
 	SealedToken []byte `json:"sealed_token,omitempty"`
+	// SenderTokenHash is the SHA-256 of the sender status token.
+	SenderTokenHash []byte `json:"sender_token_hash,omitempty"`
+	// FailedCodes counts wrong sign-in codes by the transfer's recipients;
+	// LockedAt is set when it reaches lockAfterFailedCodes.
+	FailedCodes int       `json:"failed_codes,omitempty"`
+	LockedAt    time.Time `json:"locked_at,omitzero"`
+	// UnreadWarnedAt is when the clerk was told that the transfer expired
+	// unread.
+	UnreadWarnedAt time.Time `json:"unread_warned_at,omitzero"`
 }
 
 type fileRecord struct {
@@ -101,15 +127,22 @@ func keyPacketKey(transferID, fileID, keyID string) []byte {
 	return []byte(transferID + "/" + fileID + "/" + keyID)
 }
 
-// openDB opens the bbolt file and creates or checks the schema.
-func openDB(path string) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+// boltOptions are the options every database file is opened with.
+func boltOptions() *bolt.Options {
+	return &bolt.Options{Timeout: 2 * time.Second}
+}
+
+// openDB opens the bbolt file, creates or checks the schema and returns the
+// sign-in code secret (made on first use).
+func openDB(path string) (*bolt.DB, []byte, error) {
+	db, err := bolt.Open(path, 0o600, boltOptions())
 	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("vault: %s is in use by another process (is sealgate serve running?)", path)
+		return nil, nil, fmt.Errorf("vault: %s is in use by another process (is sealgate serve running?)", path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("vault: opening database: %w", err)
+		return nil, nil, fmt.Errorf("vault: opening database: %w", err)
 	}
+	var secret []byte
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -117,24 +150,33 @@ func openDB(path string) (*bolt.DB, error) {
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
-		v := meta.Get(keySchema)
-		if v == nil {
-			return meta.Put(keySchema, []byte(strconv.Itoa(schemaVersion)))
+		if v := meta.Get(keySchema); v != nil {
+			n, err := strconv.Atoi(string(v))
+			if err != nil {
+				return fmt.Errorf("unreadable schema version %q", v)
+			}
+			if n > schemaVersion {
+				return fmt.Errorf("database schema %d is newer than this sealgate supports (%d)", n, schemaVersion)
+			}
 		}
-		n, err := strconv.Atoi(string(v))
+		if err := meta.Put(keySchema, []byte(strconv.Itoa(schemaVersion))); err != nil {
+			return err
+		}
+		secret = bytes.Clone(meta.Get(keyLoginSecret))
+		if len(secret) == 32 {
+			return nil
+		}
+		secret, err = randomBytes(32)
 		if err != nil {
-			return fmt.Errorf("unreadable schema version %q", v)
+			return err
 		}
-		if n > schemaVersion {
-			return fmt.Errorf("database schema %d is newer than this sealgate supports (%d)", n, schemaVersion)
-		}
-		return nil
+		return meta.Put(keyLoginSecret, secret)
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("vault: preparing database: %w", err)
+		return nil, nil, fmt.Errorf("vault: preparing database: %w", err)
 	}
-	return db, nil
+	return db, secret, nil
 }
 
 func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
@@ -206,12 +248,27 @@ func sortFiles(files []fileRecord) {
 
 // keyPackets returns the concatenated key packets of one file.
 func keyPackets(tx *bolt.Tx, transferID, fileID string) []byte {
+	var out []byte
+	for _, kp := range fileKeyPackets(tx, transferID, fileID) {
+		out = append(out, kp.packet...)
+	}
+	return out
+}
+
+// keyPacket is one stored PKESK and the ID of the key it is for.
+type keyPacket struct {
+	keyID  string
+	packet []byte
+}
+
+// fileKeyPackets returns the key packets of one file, with their key IDs.
+func fileKeyPackets(tx *bolt.Tx, transferID, fileID string) []keyPacket {
 	b := tx.Bucket(bucketKeyPackets)
 	prefix := keyPacketPrefix(transferID, fileID)
-	var out []byte
+	var out []keyPacket
 	c := b.Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		out = append(out, v...)
+		out = append(out, keyPacket{keyID: string(k[len(prefix):]), packet: bytes.Clone(v)})
 	}
 	return out
 }
@@ -251,7 +308,9 @@ func deleteTransferData(tx *bolt.Tx, transferID string, keepFiles bool) ([]strin
 	return blobs, nil
 }
 
-// deleteTransfer removes every trace of a transfer from the database and
+// deleteTransfer removes every trace of a transfer from the database (its
+// record with the failed-code counter and marks, files, key packets,
+// token, access-code and sender-token indexes, download records) and
 // returns the blob IDs to delete.
 func deleteTransfer(tx *bolt.Tx, rec transferRecord) ([]string, error) {
 	blobs, err := deleteTransferData(tx, rec.ID, false)
@@ -263,6 +322,15 @@ func deleteTransfer(tx *bolt.Tx, rec transferRecord) ([]string, error) {
 	}
 	if err := deleteIndex(tx.Bucket(bucketCodes), rec.CodeHash, rec.ID); err != nil {
 		return nil, err
+	}
+	if err := deleteIndex(tx.Bucket(bucketSenderTokens), rec.SenderTokenHash, rec.ID); err != nil {
+		return nil, err
+	}
+	db := tx.Bucket(bucketDownloads)
+	for _, k := range prefixKeys(db, transferPrefix(rec.ID)) {
+		if err := db.Delete(k); err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.Bucket(bucketTransfers).Delete([]byte(rec.ID)); err != nil {
 		return nil, err

@@ -7,11 +7,16 @@ import (
 	"io"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
 	bolt "go.etcd.io/bbolt"
 )
 
 // TransferByToken returns the transfer a link token opens, or ErrNotFound,
-// ErrExpired or ErrRevoked. The token is compared by its SHA-256 only.
+// ErrExpired, ErrRevoked or ErrLocked. The token is compared by its SHA-256
+// only.
+//
+// The returned Transfer carries all Recipients (To, Cc and Bcc): pages must
+// show a visitor no recipient but the visitor (see IsRecipient).
 func (v *Vault) TransferByToken(ctx context.Context, token string) (Transfer, error) {
 	if err := ctx.Err(); err != nil {
 		return Transfer{}, err
@@ -21,7 +26,7 @@ func (v *Vault) TransferByToken(ctx context.Context, token string) (Transfer, er
 	}
 	h := secretHash(token)
 	var t Transfer
-	err := v.db.View(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		id := tx.Bucket(bucketTokens).Get(h)
 		if id == nil {
 			return ErrNotFound
@@ -40,7 +45,7 @@ func (v *Vault) TransferByToken(ctx context.Context, token string) (Transfer, er
 		if err != nil {
 			return err
 		}
-		t = rec.transfer(files)
+		t = rec.transfer(files, false)
 		return nil
 	})
 	if err != nil {
@@ -49,9 +54,78 @@ func (v *Vault) TransferByToken(ctx context.Context, token string) (Transfer, er
 	return t, nil
 }
 
+// TransferBySenderToken returns the transfer whose sender status token
+// (Draft.SenderToken) is token, for the clerk's status page /s/{token}. A
+// revoked or locked transfer is returned, not refused, with RevokedAt or
+// LockedAt set and, when revoked, its withdrawn files still listed: the clerk
+// sees what happened. A transfer past its expiry gives ErrExpired, an
+// unknown token ErrNotFound.
+func (v *Vault) TransferBySenderToken(ctx context.Context, token string) (Transfer, error) {
+	if err := ctx.Err(); err != nil {
+		return Transfer{}, err
+	}
+	if !wellFormedToken(token) {
+		return Transfer{}, ErrNotFound
+	}
+	h := secretHash(token)
+	var t Transfer
+	err := v.view(func(tx *bolt.Tx) error {
+		id := tx.Bucket(bucketSenderTokens).Get(h)
+		if id == nil {
+			return ErrNotFound
+		}
+		rec, ok, err := getTransfer(tx, string(id))
+		if err != nil {
+			return err
+		}
+		if !ok || !sameHash(rec.SenderTokenHash, h) {
+			return ErrNotFound
+		}
+		if rec.expired(v.now()) {
+			return ErrExpired
+		}
+		files, err := transferFiles(tx, rec.ID)
+		if err != nil {
+			return err
+		}
+		t = rec.transfer(files, true)
+		return nil
+	})
+	if err != nil {
+		return Transfer{}, err
+	}
+	return t, nil
+}
+
+// IsRecipient reports whether email is one of t's recipients (To, Cc or
+// Bcc), ignoring case and surrounding space.
+func IsRecipient(t Transfer, email string) bool {
+	e, err := normalizeEmail(email)
+	if err != nil {
+		return false
+	}
+	for _, r := range t.Recipients {
+		if n, err := normalizeEmail(r); err == nil && n == e {
+			return true
+		}
+	}
+	return false
+}
+
+// IsSender reports whether email is t's sender, ignoring case and
+// surrounding space.
+func IsSender(t Transfer, email string) bool {
+	e, err := normalizeEmail(email)
+	if err != nil {
+		return false
+	}
+	s, err := normalizeEmail(t.Sender)
+	return err == nil && s == e
+}
+
 // TokenForAccessCode returns the link token that an access code stands for
 // (case-insensitive, dashes and spaces ignored, O/0 I/L/1 confusions
-// forgiven), or ErrNotFound/ErrExpired/ErrRevoked.
+// forgiven), or ErrNotFound/ErrExpired/ErrRevoked/ErrLocked.
 func (v *Vault) TokenForAccessCode(ctx context.Context, code string) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
@@ -62,7 +136,7 @@ func (v *Vault) TokenForAccessCode(ctx context.Context, code string) (string, er
 	}
 	h := secretHash(norm)
 	var rec transferRecord
-	err := v.db.View(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		id := tx.Bucket(bucketCodes).Get(h)
 		if id == nil {
 			return ErrNotFound
@@ -94,15 +168,18 @@ func (v *Vault) TokenForAccessCode(ctx context.Context, code string) (string, er
 //
 // A download already streaming when the transfer is revoked may finish: the
 // open blob stays readable until it is closed.
+//
+// The file is opened with whichever gateway key its key packets name, the
+// current one or a retired one (see RotateGatewayKey).
 func (v *Vault) OpenFile(ctx context.Context, transferID, fileID string) (io.ReadCloser, File, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, File{}, err
 	}
 	var (
-		fr   fileRecord
-		keys []byte
+		fr      fileRecord
+		packets []keyPacket
 	)
-	err := v.db.View(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		rec, ok, err := getTransfer(tx, transferID)
 		if err != nil {
 			return err
@@ -123,7 +200,7 @@ func (v *Vault) OpenFile(ctx context.Context, transferID, fileID string) (io.Rea
 		if !ok || fr.BlobID == "" {
 			return ErrNotFound
 		}
-		keys = keyPackets(tx, transferID, fileID)
+		packets = fileKeyPackets(tx, transferID, fileID)
 		return nil
 	})
 	if err != nil {
@@ -132,11 +209,25 @@ func (v *Vault) OpenFile(ctx context.Context, transferID, fileID string) (io.Rea
 	if fr.Format != formatSEIPDv2 {
 		return nil, File{}, fmt.Errorf("vault: file %s/%s has unknown format %q", transferID, fileID, fr.Format)
 	}
+	keys := v.keys.Load()
+	var (
+		key    *openpgp.Entity
+		packet []byte
+	)
+	for _, kp := range packets {
+		if e, ok := keys.byID[kp.keyID]; ok {
+			key, packet = e, kp.packet
+			break
+		}
+	}
+	if key == nil {
+		return nil, File{}, fmt.Errorf("vault: file %s/%s: no key packet for a gateway key that is still kept", transferID, fileID)
+	}
 	blob, err := v.blobs.Open(ctx, fr.BlobID)
 	if err != nil {
 		return nil, File{}, fmt.Errorf("vault: file %s/%s: %w", transferID, fileID, err)
 	}
-	pt, err := v.keys.decrypt(keys, blob)
+	pt, err := decrypt(key, packet, blob)
 	if err != nil {
 		blob.Close()
 		return nil, File{}, fmt.Errorf("vault: file %s/%s: %w", transferID, fileID, err)
@@ -154,10 +245,15 @@ func (v *Vault) usable(rec transferRecord) error {
 	if rec.expired(v.now()) {
 		return ErrExpired
 	}
+	if !rec.LockedAt.IsZero() {
+		return ErrLocked
+	}
 	return nil
 }
 
-func (rec transferRecord) transfer(files []fileRecord) Transfer {
+// transfer returns the public view of rec. With all, files whose blob is
+// gone (withdrawn) are listed too.
+func (rec transferRecord) transfer(files []fileRecord, all bool) Transfer {
 	t := Transfer{
 		ID:         rec.ID,
 		Level:      rec.Level,
@@ -166,10 +262,12 @@ func (rec transferRecord) transfer(files []fileRecord) Transfer {
 		Upload:     rec.Upload,
 		CreatedAt:  rec.CreatedAt,
 		ExpiresAt:  rec.ExpiresAt,
+		RevokedAt:  rec.RevokedAt,
+		LockedAt:   rec.LockedAt,
 		Committed:  rec.State == stateCommitted,
 	}
 	for _, f := range files {
-		if f.BlobID != "" {
+		if all || f.BlobID != "" {
 			t.Files = append(t.Files, f.file())
 		}
 	}

@@ -171,8 +171,8 @@ func TestRevoke(t *testing.T) {
 		}
 		return nil
 	})
-	if got := len(storageFiles(t, dir)); got != 3 { // db, key, the other blob
-		t.Errorf("storage holds %d files after revoke, want 3", got)
+	if got := len(storageFiles(t, dir)); got != 4 { // db, two keys, the other blob
+		t.Errorf("storage holds %d files after revoke, want 4", got)
 	}
 	if _, _, err := v.OpenFile(ctx, keep.ID(), keepFile.ID); err != nil {
 		t.Errorf("other transfer after revoke: %v", err)
@@ -242,13 +242,13 @@ func TestPurge(t *testing.T) {
 	}
 	// Only the fresh transfer's entries remain.
 	counts := dbEntries(t, v)
-	for _, b := range []string{"transfers", "tokens", "codes", "files", "keypackets"} {
+	for _, b := range []string{"transfers", "tokens", "codes", "sendertokens", "files", "keypackets"} {
 		if counts[b] != 1 {
 			t.Errorf("bucket %s holds %d entries after purge, want 1", b, counts[b])
 		}
 	}
-	if n := len(storageFiles(t, dir)); n != 3 {
-		t.Errorf("storage holds %d files after purge, want 3", n)
+	if n := len(storageFiles(t, dir)); n != 4 { // db, two keys, the fresh blob
+		t.Errorf("storage holds %d files after purge, want 4", n)
 	}
 }
 

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -8,17 +9,15 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Revoke withdraws a transfer at once: blobs and key packets are deleted, its
-// links then report ErrRevoked until retention removes the record.
-//
-// Deletion here is logical as far as bbolt goes: a deleted key packet's bytes
-// may linger in a freed database page until bbolt reuses it. Without the
-// blob (deleted and unlinked at once) such a packet opens nothing; an
-// offline compaction of the database removes even that.
+// Revoke withdraws a transfer at once: blobs and key packets are deleted,
+// its links then report ErrRevoked until retention removes the record, and
+// the database is compacted so that the deleted key packets are gone from
+// the disk too (see compact).
 //
 // The file records stay (name, size, hash: what the sender's status page
-// shows) but nothing from which the content could be recovered; the sealed
-// link token is dropped too. Revoking twice is not an error.
+// shows) and so do the download records and the sender token, but nothing
+// from which the content could be recovered; the sealed link token is
+// dropped too. Revoking twice is not an error.
 func (v *Vault) Revoke(ctx context.Context, transferID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -26,7 +25,7 @@ func (v *Vault) Revoke(ctx context.Context, transferID string) error {
 	id := normalizeTransferID(transferID)
 	now := v.now()
 	var blobs []string
-	err := v.db.Update(func(tx *bolt.Tx) error {
+	err := v.update(func(tx *bolt.Tx) error {
 		rec, ok, err := getTransfer(tx, id)
 		if err != nil {
 			return err
@@ -52,27 +51,86 @@ func (v *Vault) Revoke(ctx context.Context, transferID string) error {
 	if err := v.deleteBlobs(ctx, blobs); err != nil {
 		return fmt.Errorf("vault: revoking %s: %w", id, err)
 	}
+	if len(blobs) > 0 {
+		if err := v.compact(); err != nil {
+			return fmt.Errorf("vault: revoking %s: %w", id, err)
+		}
+	}
 	return nil
 }
 
 // PurgeReport says what Purge removed (or, in a dry run, would remove).
 type PurgeReport struct {
-	Transfers []string // references of the transfers removed
-	Files     int      // files removed with them
-	Orphans   int      // blobs without a record that were swept
+	Transfers  []string // references of the transfers removed
+	Files      int      // files removed with them
+	Accounts   []string // addresses of the idle accounts removed
+	Sessions   int      // sessions removed (ended ones, and those of removed accounts)
+	LoginCodes int      // sign-in codes removed (expired ones, and those of removed accounts)
+	Keys       []string // retired gateway keys deleted (key IDs)
+	Orphans    int      // blobs without a record that were swept
+	// Compacted reports that the database was rewritten so that the
+	// deleted records are gone from the disk (see compact).
+	Compacted bool
 }
 
-// Purge applies retention as of asOf: every transfer whose expiry is not
-// after asOf is deleted with everything it holds (records, indexes, key
-// packets, blobs), whatever its state. With dryRun nothing changes and the
-// report lists what would go. A real run also sweeps orphaned blobs.
+// Purge applies retention as of asOf:
+//   - every transfer whose expiry is not after asOf is deleted with
+//     everything it holds, whatever its state: records, token, access-code
+//     and sender-token indexes, key packets, blobs, download records,
+//     failed-code counter and warning marks;
+//   - every account idle for Config.AccountInactiveDays (no sign-in or
+//     download) is deleted with its keys, sessions and sign-in code;
+//   - ended sessions and expired sign-in codes are deleted;
+//   - retired gateway keys that no key packet names any more are deleted;
+//   - blobs without a record are swept;
+//   - and if anything left the database, the database is compacted, so
+//     that a byte scan of storage.dir finds nothing of what went.
 //
-// Each transfer is deleted in its own transaction, so a long purge never
-// holds the database for long.
+// With dryRun nothing changes and the report lists what would go.
+//
+// Purge sends no mail: warnings come first, from AccountsToWarn and
+// TransfersExpiredUnread, because a transfer that expired unread is deleted
+// by the same run that finds it expired.
+//
+// Each transfer and account is deleted in its own transaction, so a long
+// purge never holds the database for long.
 func (v *Vault) Purge(ctx context.Context, asOf time.Time, dryRun bool) (PurgeReport, error) {
 	var rep PurgeReport
+	asOf = asOf.UTC().Round(0)
+	if err := v.purgeTransfers(ctx, asOf, dryRun, &rep); err != nil {
+		return rep, err
+	}
+	if err := v.purgeAccounts(ctx, asOf, dryRun, &rep); err != nil {
+		return rep, err
+	}
+	if err := v.purgeSessionsAndCodes(ctx, asOf, dryRun, &rep); err != nil {
+		return rep, err
+	}
+	keys, err := v.purgeRetiredKeys(ctx, dryRun)
+	rep.Keys = keys
+	if err != nil {
+		return rep, err
+	}
+	if dryRun {
+		return rep, nil
+	}
+	n, err := v.SweepOrphans(ctx)
+	rep.Orphans = n
+	if err != nil {
+		return rep, err
+	}
+	if len(rep.Transfers) > 0 || len(rep.Accounts) > 0 || rep.Sessions > 0 || rep.LoginCodes > 0 {
+		if err := v.compact(); err != nil {
+			return rep, fmt.Errorf("vault: purge: %w", err)
+		}
+		rep.Compacted = true
+	}
+	return rep, nil
+}
+
+func (v *Vault) purgeTransfers(ctx context.Context, asOf time.Time, dryRun bool, rep *PurgeReport) error {
 	var due []string
-	err := v.db.View(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketTransfers).ForEach(func(k, data []byte) error {
 			var rec transferRecord
 			if err := decodeJSON(k, data, &rec); err != nil {
@@ -85,24 +143,24 @@ func (v *Vault) Purge(ctx context.Context, asOf time.Time, dryRun bool) (PurgeRe
 		})
 	})
 	if err != nil {
-		return rep, fmt.Errorf("vault: purge: %w", err)
+		return fmt.Errorf("vault: purge: %w", err)
 	}
 	for _, id := range due {
 		if err := ctx.Err(); err != nil {
-			return rep, err
+			return err
 		}
 		var blobs []string
 		var files int
-		err := v.db.View(func(tx *bolt.Tx) error {
+		err := v.view(func(tx *bolt.Tx) error {
 			fs, err := transferFiles(tx, id)
 			files = len(fs)
 			return err
 		})
 		if err != nil {
-			return rep, fmt.Errorf("vault: purge: %w", err)
+			return fmt.Errorf("vault: purge: %w", err)
 		}
 		if !dryRun {
-			err = v.db.Update(func(tx *bolt.Tx) error {
+			err = v.update(func(tx *bolt.Tx) error {
 				rec, ok, err := getTransfer(tx, id)
 				if err != nil || !ok || !rec.expired(asOf) {
 					return err
@@ -111,23 +169,131 @@ func (v *Vault) Purge(ctx context.Context, asOf time.Time, dryRun bool) (PurgeRe
 				return err
 			})
 			if err != nil {
-				return rep, fmt.Errorf("vault: purging %s: %w", id, err)
+				return fmt.Errorf("vault: purging %s: %w", id, err)
 			}
 			if err := v.deleteBlobs(ctx, blobs); err != nil {
-				return rep, fmt.Errorf("vault: purging %s: %w", id, err)
+				return fmt.Errorf("vault: purging %s: %w", id, err)
 			}
 		}
 		rep.Transfers = append(rep.Transfers, id)
 		rep.Files += files
 	}
-	if !dryRun {
-		n, err := v.SweepOrphans(ctx)
-		rep.Orphans = n
+	return nil
+}
+
+// accountDeleteAt is when an account last active at lastActive is deleted.
+func (v *Vault) accountDeleteAt(lastActive time.Time) time.Time {
+	return lastActive.AddDate(0, 0, v.inactiveDays)
+}
+
+func (v *Vault) purgeAccounts(ctx context.Context, asOf time.Time, dryRun bool, rep *PurgeReport) error {
+	idle := func(rec accountRecord) bool { return !asOf.Before(v.accountDeleteAt(rec.LastActive)) }
+	var due []string
+	err := v.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketAccounts).ForEach(func(k, data []byte) error {
+			var rec accountRecord
+			if err := decodeJSON(k, data, &rec); err != nil {
+				return err
+			}
+			if idle(rec) {
+				due = append(due, string(k))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("vault: purge: %w", err)
+	}
+	for _, e := range due {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if dryRun {
+			rep.Accounts = append(rep.Accounts, e)
+			continue
+		}
+		var found bool
+		var sessions, codes int
+		err := v.update(func(tx *bolt.Tx) error {
+			// Check again: a sign-in since the listing keeps it.
+			var rec accountRecord
+			ok, err := getJSON(tx.Bucket(bucketAccounts), []byte(e), &rec)
+			if err != nil || !ok || !idle(rec) {
+				return err
+			}
+			found, sessions, codes, err = deleteAccount(tx, e)
+			return err
+		})
 		if err != nil {
-			return rep, err
+			return fmt.Errorf("vault: purging an account: %w", err)
+		}
+		if found {
+			rep.Accounts = append(rep.Accounts, e)
+			rep.Sessions += sessions
+			rep.LoginCodes += codes
 		}
 	}
-	return rep, nil
+	return nil
+}
+
+func (v *Vault) purgeSessionsAndCodes(ctx context.Context, asOf time.Time, dryRun bool, rep *PurgeReport) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var sessions, codes [][]byte
+	find := func(tx *bolt.Tx) error {
+		sessions, codes = nil, nil
+		err := tx.Bucket(bucketSessions).ForEach(func(k, data []byte) error {
+			var s sessionRecord
+			if err := decodeJSON(k, data, &s); err != nil {
+				return err
+			}
+			if s.expired(asOf) {
+				sessions = append(sessions, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketLoginCodes).ForEach(func(k, data []byte) error {
+			var c loginRecord
+			if err := decodeJSON(k, data, &c); err != nil {
+				return err
+			}
+			if !asOf.Before(c.ExpiresAt) {
+				codes = append(codes, bytes.Clone(k))
+			}
+			return nil
+		})
+	}
+	var err error
+	if dryRun {
+		err = v.view(find)
+	} else {
+		err = v.update(func(tx *bolt.Tx) error {
+			if err := find(tx); err != nil {
+				return err
+			}
+			for _, k := range sessions {
+				if err := tx.Bucket(bucketSessions).Delete(k); err != nil {
+					return err
+				}
+			}
+			for _, k := range codes {
+				if err := tx.Bucket(bucketLoginCodes).Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("vault: purging sessions and codes: %w", err)
+	}
+	rep.Sessions += len(sessions)
+	rep.LoginCodes += len(codes)
+	return nil
 }
 
 // SweepOrphans deletes blobs that no file record refers to (left by a crash
@@ -151,9 +317,9 @@ func (v *Vault) SweepOrphans(ctx context.Context) (int, error) {
 	if len(listed) == 0 {
 		return 0, nil
 	}
-	inflight := v.inflightSnapshot()
+	inflight, _ := v.inflightSnapshot()
 	referenced := make(map[string]struct{})
-	err = v.db.View(func(tx *bolt.Tx) error {
+	err = v.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketFiles).ForEach(func(k, data []byte) error {
 			var f fileRecord
 			if err := decodeJSON(k, data, &f); err != nil {

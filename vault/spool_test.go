@@ -61,7 +61,11 @@ func TestSpoolTamper(t *testing.T) {
 		name   string
 		damage func(f *os.File, size int64)
 	}{
-		{"flip", func(f *os.File, _ int64) { f.WriteAt([]byte{0xff}, 100) }},
+		{"flip", func(f *os.File, _ int64) {
+			b := make([]byte, 1)
+			f.ReadAt(b, 100)
+			f.WriteAt([]byte{b[0] ^ 1}, 100)
+		}},
 		{"truncate to records", func(f *os.File, _ int64) { f.Truncate(2 * (spoolRecord + 16)) }},
 		{"swap records", func(f *os.File, _ int64) {
 			a, b := make([]byte, spoolRecord+16), make([]byte, spoolRecord+16)

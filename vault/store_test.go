@@ -153,7 +153,7 @@ func TestGatewayKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fp := v.keys.keyID
+	fp := v.keys.Load().keyID
 	pub := v.GatewayPublicKey()
 	d, f := storeOne(t, v, 1, "a", []byte("before restart"))
 	v.Close()
@@ -162,7 +162,7 @@ func TestGatewayKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.keys.keyID != fp {
+	if v.keys.Load().keyID != fp {
 		t.Error("gateway key changed across restart")
 	}
 	if !strings.Contains(string(pub), "BEGIN PGP PUBLIC KEY BLOCK") || strings.Contains(string(pub), "PRIVATE") {
@@ -178,7 +178,7 @@ func TestGatewayKey(t *testing.T) {
 		t.Errorf("read %q after restart", b)
 	}
 
-	e := v.keys.ring[0]
+	e := v.keys.Load().ring[0]
 	if e.PrimaryKey.Version != 6 {
 		t.Errorf("key version %d, want 6", e.PrimaryKey.Version)
 	}

@@ -29,18 +29,20 @@ import (
 // removes a draft completely; at Open, only blobs without a record are
 // swept as orphans.
 type Draft struct {
-	v      *Vault
-	rec    transferRecord
-	token  string
-	code   string
-	nfiles int
-	done   bool
+	v           *Vault
+	rec         transferRecord
+	token       string
+	senderToken string
+	code        string
+	nfiles      int
+	done        bool
 }
 
 var errDraftDone = errors.New("vault: draft already committed or aborted")
 
-// BeginTransfer starts a transfer. Its token, access code and expiry are
-// known from now on so the notice can be composed while files stream in.
+// BeginTransfer starts a transfer. Its token, access code, sender token and
+// expiry are known from now on so the notice can be composed while files
+// stream in.
 func (v *Vault) BeginTransfer(ctx context.Context, nt NewTransfer) (*Draft, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -49,6 +51,10 @@ func (v *Vault) BeginTransfer(ctx context.Context, nt NewTransfer) (*Draft, erro
 		return nil, fmt.Errorf("vault: level %d cannot be stored", nt.Level)
 	}
 	token, err := newToken()
+	if err != nil {
+		return nil, err
+	}
+	senderToken, err := newToken()
 	if err != nil {
 		return nil, err
 	}
@@ -68,8 +74,10 @@ func (v *Vault) BeginTransfer(ctx context.Context, nt NewTransfer) (*Draft, erro
 		ExpiresAt:  now.AddDate(0, 0, v.days),
 		TokenHash:  secretHash(token),
 		CodeHash:   secretHash(code),
+
+		SenderTokenHash: secretHash(senderToken),
 	}
-	err = v.db.Update(func(tx *bolt.Tx) error {
+	err = v.update(func(tx *bolt.Tx) error {
 		tb := tx.Bucket(bucketTransfers)
 		// 40 random bits make collisions rare, not impossible.
 		for range 16 {
@@ -85,7 +93,8 @@ func (v *Vault) BeginTransfer(ctx context.Context, nt NewTransfer) (*Draft, erro
 		if rec.ID == "" {
 			return errors.New("vault: no free transfer reference")
 		}
-		if tx.Bucket(bucketTokens).Get(rec.TokenHash) != nil || tx.Bucket(bucketCodes).Get(rec.CodeHash) != nil {
+		if tx.Bucket(bucketTokens).Get(rec.TokenHash) != nil || tx.Bucket(bucketCodes).Get(rec.CodeHash) != nil ||
+			tx.Bucket(bucketSenderTokens).Get(rec.SenderTokenHash) != nil {
 			return errors.New("vault: token collision") // 2^-128: a broken RNG
 		}
 		sealed, err := sealToken(code, rec.ID, token)
@@ -99,12 +108,15 @@ func (v *Vault) BeginTransfer(ctx context.Context, nt NewTransfer) (*Draft, erro
 		if err := tx.Bucket(bucketTokens).Put(rec.TokenHash, []byte(rec.ID)); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bucketSenderTokens).Put(rec.SenderTokenHash, []byte(rec.ID)); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketCodes).Put(rec.CodeHash, []byte(rec.ID))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("vault: beginning transfer: %w", err)
 	}
-	return &Draft{v: v, rec: rec, token: token, code: code}, nil
+	return &Draft{v: v, rec: rec, token: token, senderToken: senderToken, code: code}, nil
 }
 
 // ID returns the transfer's reference.
@@ -113,6 +125,11 @@ func (d *Draft) ID() string { return d.rec.ID }
 // Token returns the raw link token (43 characters, base64url of 32 random
 // bytes). Only its SHA-256 is stored; this is the only time it is known.
 func (d *Draft) Token() string { return d.token }
+
+// SenderToken returns the raw token of the sender's status page /s/{token}
+// (same form as Token). Only its SHA-256 is stored; this is the only time it
+// is known.
+func (d *Draft) SenderToken() string { return d.senderToken }
 
 // AccessCode returns the access code grouped for typing, e.g.
 // "ABCD-EFGH-JKMN-PQRS" (80 bits, Crockford base32).
@@ -155,16 +172,17 @@ func (d *Draft) AddFile(ctx context.Context, name, contentType string, r io.Read
 		CreatedAt:   d.v.now(),
 	}
 
-	d.v.beginWrite(blobID)
+	keys := d.v.keys.Load()
+	d.v.beginWrite(blobID, keys.keyID)
 	defer d.v.endWrite(blobID)
 
-	pkesk, size, sum, err := d.v.writeBlob(ctx, blobID, r)
+	pkesk, size, sum, err := d.v.writeBlob(ctx, keys, blobID, r)
 	if err != nil {
 		return File{}, fmt.Errorf("vault: storing %s: %w", d.rec.ID, err)
 	}
 	rec.Size, rec.SHA256 = size, sum
 
-	err = d.v.db.Update(func(tx *bolt.Tx) error {
+	err = d.v.update(func(tx *bolt.Tx) error {
 		cur, ok, err := getTransfer(tx, d.rec.ID)
 		if err != nil {
 			return err
@@ -172,10 +190,15 @@ func (d *Draft) AddFile(ctx context.Context, name, contentType string, r io.Read
 		if !ok || !cur.RevokedAt.IsZero() {
 			return errors.New("transfer was removed or revoked meanwhile")
 		}
+		// See purgeRetiredKeys: a key packet is recorded only for a
+		// key that is still kept.
+		if !d.v.keys.Load().has(keys.keyID) {
+			return errors.New("gateway key was retired and deleted meanwhile")
+		}
 		if err := putJSON(tx.Bucket(bucketFiles), fileKey(d.rec.ID, fileID), rec); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketKeyPackets).Put(keyPacketKey(d.rec.ID, fileID, d.v.keys.keyID), pkesk)
+		return tx.Bucket(bucketKeyPackets).Put(keyPacketKey(d.rec.ID, fileID, keys.keyID), pkesk)
 	})
 	if err != nil {
 		derr := d.v.deleteBlobs(ctx, []string{blobID})
@@ -186,14 +209,15 @@ func (d *Draft) AddFile(ctx context.Context, name, contentType string, r io.Read
 }
 
 // writeBlob encrypts r into a new committed blob and returns the session
-// key's packet for the gateway key, the plaintext size and its SHA-256.
-func (v *Vault) writeBlob(ctx context.Context, blobID string, r io.Reader) (pkesk []byte, size int64, sum string, err error) {
+// key's packet for the gateway's current key in keys, the plaintext size and
+// its SHA-256.
+func (v *Vault) writeBlob(ctx context.Context, keys *gatewayKeys, blobID string, r io.Reader) (pkesk []byte, size int64, sum string, err error) {
 	sk, err := newSessionKey()
 	if err != nil {
 		return nil, 0, "", err
 	}
 	defer clear(sk)
-	pkesk, err = v.keys.wrap(sk)
+	pkesk, err = keys.wrap(sk)
 	if err != nil {
 		return nil, 0, "", err
 	}
@@ -287,7 +311,7 @@ func (d *Draft) Commit(ctx context.Context) error {
 		return err
 	}
 	now := d.v.now()
-	err := d.v.db.Update(func(tx *bolt.Tx) error {
+	err := d.v.update(func(tx *bolt.Tx) error {
 		rec, ok, err := getTransfer(tx, d.rec.ID)
 		if err != nil {
 			return err
@@ -316,7 +340,7 @@ func (d *Draft) Abort(ctx context.Context) error {
 	// Abort runs on failure paths, often with a context that has just been
 	// cancelled; it must still clean up.
 	var blobs []string
-	err := d.v.db.Update(func(tx *bolt.Tx) error {
+	err := d.v.update(func(tx *bolt.Tx) error {
 		rec, ok, err := getTransfer(tx, d.rec.ID)
 		if err != nil || !ok {
 			return err

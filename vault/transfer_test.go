@@ -60,7 +60,7 @@ func dbEntries(t *testing.T, v *Vault) map[string]int {
 
 func assertEmptyStore(t *testing.T, v *Vault, dir string) {
 	t.Helper()
-	want := []string{gatewayKeyName, dbName}
+	want := []string{gatewayKeyName, receiptKeyName, dbName}
 	sort.Strings(want)
 	if got := storageFiles(t, dir); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("storage holds %v, want only %v", got, want)
@@ -309,7 +309,7 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	defer v.Close()
 	files := storageFiles(t, dir)
-	if len(files) != 3 { // database, key, the recorded blob
+	if len(files) != 4 { // database, two keys, the recorded blob
 		t.Errorf("after reopen storage holds %v", files)
 	}
 	tr, err := v.TransferByToken(ctx, d.Token())

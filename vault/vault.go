@@ -7,28 +7,49 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// defaultTransferDays is retention.transfer_days when the config says 0.
-const defaultTransferDays = 60
+// Defaults for zero values in Config.
+const (
+	defaultTransferDays        = 60
+	defaultAccountInactiveDays = 90
+)
 
 // Vault is the open store. It is safe for concurrent use.
 type Vault struct {
-	dir      string
-	days     int
-	clock    func() time.Time
-	db       *bolt.DB
-	blobs    BlobStore
-	keys     *gatewayKeys
-	spoolDir string
+	dir          string
+	days         int
+	inactiveDays int
+	clock        func() time.Time
+	blobs        BlobStore
+	spoolDir     string
 
-	// inflight holds the blob IDs that AddFile is writing and has not yet
-	// recorded, so that an orphan sweep leaves them alone.
+	// dbMu guards db: every transaction holds it for reading, compaction
+	// (which replaces the database file and handle) and Close hold it
+	// exclusively. Use v.view and v.update, never v.db directly, and
+	// never nest them (a waiting compaction would deadlock a nested
+	// reader).
+	dbMu sync.RWMutex
+	db   *bolt.DB
+
+	// keys is replaced as a whole by rotation and by Purge when it drops
+	// a retired key; keyMu serialises those two.
+	keys    atomic.Pointer[gatewayKeys]
+	keyMu   sync.Mutex
+	receipt *receiptKey
+
+	// loginSecret keys the HMAC under which sign-in codes are stored.
+	loginSecret []byte
+
+	// inflight maps the blob IDs that AddFile is writing and has not yet
+	// recorded to the gateway key ID they are wrapped for, so that an
+	// orphan sweep leaves the blobs alone and Purge the keys.
 	mu       sync.Mutex
-	inflight map[string]struct{}
+	inflight map[string]string
 }
 
 // Open opens (creating on first use) the store in cfg.Dir, including the
@@ -46,16 +67,23 @@ func Open(ctx context.Context, cfg Config) (*Vault, error) {
 	if cfg.TransferDays < 0 {
 		return nil, fmt.Errorf("vault: transfer retention of %d days is negative", cfg.TransferDays)
 	}
+	if cfg.AccountInactiveDays < 0 {
+		return nil, fmt.Errorf("vault: account retention of %d days is negative", cfg.AccountInactiveDays)
+	}
 	v := &Vault{
-		dir:      cfg.Dir,
-		days:     cfg.TransferDays,
-		clock:    cfg.Now,
-		blobs:    cfg.Blobs,
-		spoolDir: filepath.Join(cfg.Dir, "spool"),
-		inflight: make(map[string]struct{}),
+		dir:          cfg.Dir,
+		days:         cfg.TransferDays,
+		inactiveDays: cfg.AccountInactiveDays,
+		clock:        cfg.Now,
+		blobs:        cfg.Blobs,
+		spoolDir:     filepath.Join(cfg.Dir, "spool"),
+		inflight:     make(map[string]string),
 	}
 	if v.days == 0 {
 		v.days = defaultTransferDays
+	}
+	if v.inactiveDays == 0 {
+		v.inactiveDays = defaultAccountInactiveDays
 	}
 	if v.clock == nil {
 		v.clock = time.Now
@@ -64,12 +92,12 @@ func Open(ctx context.Context, cfg Config) (*Vault, error) {
 		return nil, fmt.Errorf("vault: creating storage directory: %w", err)
 	}
 	// The database lock comes first: it is what keeps a second process
-	// from touching the key file, blobs and spool at the same time.
-	db, err := openDB(filepath.Join(cfg.Dir, dbName))
+	// from touching the key files, blobs and spool at the same time.
+	db, secret, err := openDB(filepath.Join(cfg.Dir, dbName))
 	if err != nil {
 		return nil, err
 	}
-	v.db = db
+	v.db, v.loginSecret = db, secret
 	if err := v.init(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -78,11 +106,21 @@ func Open(ctx context.Context, cfg Config) (*Vault, error) {
 }
 
 func (v *Vault) init(ctx context.Context) error {
-	keys, err := loadOrCreateGatewayKeys(v.dir)
+	// A compaction interrupted by a crash leaves its unfinished copy,
+	// which holds data that may since have been deleted.
+	if err := removeCompactLeftovers(v.dir); err != nil {
+		return err
+	}
+	keys, err := loadOrCreateGatewayKeys(v.dir, v.clock)
 	if err != nil {
 		return err
 	}
-	v.keys = keys
+	v.keys.Store(keys)
+	rk, err := loadOrCreateReceiptKey(v.dir, v.clock)
+	if err != nil {
+		return err
+	}
+	v.receipt = rk
 	if v.blobs == nil {
 		ds, err := NewDirStore(filepath.Join(v.dir, "blobs"))
 		if err != nil {
@@ -101,6 +139,8 @@ func (v *Vault) init(ctx context.Context) error {
 
 // Close closes the database. In-flight drafts must be finished first.
 func (v *Vault) Close() error {
+	v.dbMu.Lock()
+	defer v.dbMu.Unlock()
 	if err := v.db.Close(); err != nil {
 		return fmt.Errorf("vault: closing database: %w", err)
 	}
@@ -113,7 +153,7 @@ func (v *Vault) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := v.db.View(func(tx *bolt.Tx) error {
+	err := v.view(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketMeta).Get(keySchema) == nil {
 			return errors.New("schema version missing")
 		}
@@ -125,10 +165,11 @@ func (v *Vault) Ping(ctx context.Context) error {
 	return v.blobs.Ping(ctx)
 }
 
-// GatewayPublicKey returns the gateway's public key(s), ASCII-armoured, as
-// published for verifying receipts.
+// GatewayPublicKey returns the gateway's public encryption key(s), current
+// and retired, ASCII-armoured. Receipts are verified with ReceiptPublicKey,
+// not with these.
 func (v *Vault) GatewayPublicKey() []byte {
-	return append([]byte(nil), v.keys.public...)
+	return append([]byte(nil), v.keys.Load().public...)
 }
 
 // now returns the vault clock's time, in UTC and without a monotonic
@@ -137,9 +178,9 @@ func (v *Vault) now() time.Time {
 	return v.clock().UTC().Round(0)
 }
 
-func (v *Vault) beginWrite(blobID string) {
+func (v *Vault) beginWrite(blobID, keyID string) {
 	v.mu.Lock()
-	v.inflight[blobID] = struct{}{}
+	v.inflight[blobID] = keyID
 	v.mu.Unlock()
 }
 
@@ -149,14 +190,18 @@ func (v *Vault) endWrite(blobID string) {
 	v.mu.Unlock()
 }
 
-func (v *Vault) inflightSnapshot() map[string]struct{} {
+// inflightSnapshot returns the blob IDs being written and the key IDs they
+// are wrapped for.
+func (v *Vault) inflightSnapshot() (blobs, keys map[string]struct{}) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	m := make(map[string]struct{}, len(v.inflight))
-	for id := range v.inflight {
-		m[id] = struct{}{}
+	blobs = make(map[string]struct{}, len(v.inflight))
+	keys = make(map[string]struct{})
+	for id, key := range v.inflight {
+		blobs[id] = struct{}{}
+		keys[key] = struct{}{}
 	}
-	return m
+	return blobs, keys
 }
 
 // deleteBlobs deletes blobs whose records are already gone. A failure

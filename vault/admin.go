@@ -1,0 +1,163 @@
+package vault
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Transfer states as admins see them (TransferInfo.State).
+const (
+	StateDraft     = "draft"     // Commit never ran (see Draft)
+	StateCommitted = "committed" // sent and live
+	StateRevoked   = "revoked"   // withdrawn by the clerk or the admin
+	StateExpired   = "expired"   // past its retention, not yet purged
+	StateLocked    = "locked"    // locked after too many wrong codes
+)
+
+// TransferInfo is the admin's view of a transfer (`sealgate transfers
+// list|show`). It holds everything but secrets: no token, code or key.
+type TransferInfo struct {
+	// Transfer lists every file, including withdrawn ones.
+	Transfer
+	// State is one of the State constants; revoked wins over expired,
+	// expired over locked.
+	State string
+	// FailedCodes counts wrong sign-in codes since the last unlock.
+	FailedCodes int
+	// FileKeys maps each file ID to the keys whose key packets can open
+	// it; empty for a withdrawn file.
+	FileKeys map[string][]KeyRef
+	// Downloads are the transfer's download records.
+	Downloads []Download
+}
+
+// KeyRef names a key that can open a file.
+type KeyRef struct {
+	// ID is the key ID the key packet is stored under: the hex
+	// fingerprint of the (sub)key it is encrypted to.
+	ID string
+	// Gateway is true for one of the gateway's keys (the label
+	// "gateway"); false for a recipient's own key.
+	Gateway bool
+	// Current is true for the gateway's current key, false for a retired
+	// one (and for recipients' keys).
+	Current bool
+}
+
+// TransferFilter selects transfers for ListTransfers; zero fields match
+// everything.
+type TransferFilter struct {
+	Sender    string // the sender's address, case-insensitive
+	Recipient string // one of the recipients' addresses, case-insensitive
+	State     string // one of the State constants
+}
+
+// TransferByID returns the admin's view of one transfer by its reference
+// (case and surrounding space ignored), whatever its state, or ErrNotFound.
+func (v *Vault) TransferByID(ctx context.Context, id string) (TransferInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return TransferInfo{}, err
+	}
+	id = normalizeTransferID(id)
+	var info TransferInfo
+	err := v.view(func(tx *bolt.Tx) error {
+		rec, ok, err := getTransfer(tx, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrNotFound
+		}
+		info, err = v.transferInfo(tx, rec)
+		return err
+	})
+	if err != nil {
+		return TransferInfo{}, err
+	}
+	return info, nil
+}
+
+// ListTransfers returns the transfers that match f, oldest first.
+func (v *Vault) ListTransfers(ctx context.Context, f TransferFilter) ([]TransferInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sender := strings.ToLower(strings.TrimSpace(f.Sender))
+	recipient := strings.ToLower(strings.TrimSpace(f.Recipient))
+	var out []TransferInfo
+	err := v.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketTransfers).ForEach(func(k, data []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var rec transferRecord
+			if err := decodeJSON(k, data, &rec); err != nil {
+				return err
+			}
+			if sender != "" && strings.ToLower(rec.Sender) != sender {
+				return nil
+			}
+			info, err := v.transferInfo(tx, rec)
+			if err != nil {
+				return err
+			}
+			if recipient != "" && !IsRecipient(info.Transfer, recipient) {
+				return nil
+			}
+			if f.State != "" && info.State != f.State {
+				return nil
+			}
+			out = append(out, info)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vault: listing transfers: %w", err)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out, nil
+}
+
+func (v *Vault) transferInfo(tx *bolt.Tx, rec transferRecord) (TransferInfo, error) {
+	files, err := transferFiles(tx, rec.ID)
+	if err != nil {
+		return TransferInfo{}, err
+	}
+	downloads, err := transferDownloads(tx, rec.ID)
+	if err != nil {
+		return TransferInfo{}, err
+	}
+	info := TransferInfo{
+		Transfer:    rec.transfer(files, true),
+		FailedCodes: rec.FailedCodes,
+		FileKeys:    make(map[string][]KeyRef),
+		Downloads:   downloads,
+	}
+	switch {
+	case !rec.RevokedAt.IsZero():
+		info.State = StateRevoked
+	case rec.expired(v.now()):
+		info.State = StateExpired
+	case !rec.LockedAt.IsZero():
+		info.State = StateLocked
+	case rec.State == stateCommitted:
+		info.State = StateCommitted
+	default:
+		info.State = StateDraft
+	}
+	keys := v.keys.Load()
+	for _, f := range files {
+		for _, kp := range fileKeyPackets(tx, rec.ID, f.ID) {
+			info.FileKeys[f.ID] = append(info.FileKeys[f.ID], KeyRef{
+				ID:      kp.keyID,
+				Gateway: keys.has(kp.keyID),
+				Current: kp.keyID == keys.keyID,
+			})
+		}
+	}
+	return info, nil
+}
