@@ -70,8 +70,8 @@ func (s *Server) transferPage(w http.ResponseWriter, r *http.Request) {
 	tv := &transferView{
 		Sender:       tr.Sender,
 		Level:        s.text.T(v.Lang, "page.level."+strconv.Itoa(tr.Level)),
-		ExpiresDate:  formatDate(v.Lang, exp),
-		ExpiresFull:  formatDateTime(v.Lang, exp),
+		ExpiresDate:  s.text.Date(v.Lang, exp),
+		ExpiresFull:  s.text.DateTime(v.Lang, exp),
 		ExpiresISO:   exp.Format(time.RFC3339),
 		SignInNeeded: tr.Level >= 2,
 	}
@@ -79,7 +79,7 @@ func (s *Server) transferPage(w http.ResponseWriter, r *http.Request) {
 		for _, f := range tr.Files {
 			tv.Files = append(tv.Files, fileView{
 				Name: f.Name,
-				Size: formatSize(v.Lang, f.Size),
+				Size: s.text.Size(v.Lang, f.Size),
 				URL:  fileURL(token, f.ID),
 			})
 		}

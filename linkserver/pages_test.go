@@ -24,8 +24,8 @@ func TestTransferPageListsFiles(t *testing.T) {
 		`<html lang="de">`,
 		"Bescheid 2026.pdf",
 		html.EscapeString(st.files[1].Name), // escaped, never raw markup
-		"3,0 MB",
-		"Stadt Musterhausen hat Ihnen Dokumente sicher übermittelt. Sie werden am 9. Mai 2026 gelöscht.",
+		"3,1 MB",                            // 3 MiB in decimal units, as the mail notice shows it
+		"Stadt Musterhausen hat Ihnen Dokumente sicher übermittelt. Sie werden am 09.05.2026 gelöscht.",
 		"sachbearbeitung@musterhausen.example",
 		"Stufe 1",
 		`href="/t/` + st.token + `/f/` + st.files[0].ID + `"`,

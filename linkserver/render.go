@@ -7,6 +7,8 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
+
+	"sealgate/catalog"
 )
 
 //go:embed assets/templates/*.html
@@ -46,7 +48,7 @@ type view struct {
 	Transfer *transferView
 	Error    *errorView
 
-	cat Catalog
+	cat *catalog.Catalog
 }
 
 // T returns the text for key in the page's language.
@@ -91,10 +93,13 @@ func (s *Server) newView(w http.ResponseWriter, r *http.Request) *view {
 		Privacy: s.cfg.PrivacyURL,
 		cat:     s.text,
 	}
-	for _, l := range languages {
+	// With two languages the switch offers the other one; with more, the
+	// first that is not the current one (a language menu comes with full
+	// i18n).
+	for _, l := range s.text.Languages() {
 		if l != v.Lang {
 			v.Switch.Lang = l
-			v.Switch.Name = s.text.T(l, "page.lang.name")
+			v.Switch.Name = s.text.T(l, "language.name")
 			v.Switch.URL = r.URL.EscapedPath() + "?lang=" + l
 			break
 		}

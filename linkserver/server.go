@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"sealgate/catalog"
 )
 
 // Timeouts of the HTTP server. Downloads lift the read deadline and renew the
@@ -29,7 +31,7 @@ const (
 type Server struct {
 	cfg     Config
 	vault   Vault
-	text    Catalog
+	text    *catalog.Catalog
 	log     *slog.Logger
 	mux     *http.ServeMux
 	pages   *pages
@@ -42,9 +44,9 @@ type Server struct {
 	now     func() time.Time
 }
 
-// New builds the server. v is normally a *vault.Vault and cat a
-// *catalog.Catalog; a nil cat uses the built-in texts.
-func New(cfg Config, v Vault, cat Catalog, log *slog.Logger) (*Server, error) {
+// New builds the server. v is normally a *vault.Vault; a nil cat loads the
+// embedded catalog, a nil log discards.
+func New(cfg Config, v Vault, cat *catalog.Catalog, log *slog.Logger) (*Server, error) {
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, fmt.Errorf("linkserver: %w", errors.Join(errs...))
 	}
@@ -52,7 +54,10 @@ func New(cfg Config, v Vault, cat Catalog, log *slog.Logger) (*Server, error) {
 		return nil, errors.New("linkserver: no vault")
 	}
 	if cat == nil {
-		cat = builtinCatalog{}
+		var err error
+		if cat, err = catalog.New(); err != nil {
+			return nil, fmt.Errorf("linkserver: %w", err)
+		}
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
