@@ -92,10 +92,13 @@ const (
 	maxLineLength = 4000
 )
 
-// DefaultAllowedClients is loopback only: never an open relay.
-var DefaultAllowedClients = []netip.Prefix{
-	netip.MustParsePrefix("127.0.0.0/8"),
-	netip.MustParsePrefix("::1/128"),
+// DefaultAllowedClients returns the default smtp.allowed_clients: loopback
+// only, never an open relay.
+func DefaultAllowedClients() []netip.Prefix {
+	return []netip.Prefix{
+		netip.MustParsePrefix("127.0.0.0/8"),
+		netip.MustParsePrefix("::1/128"),
+	}
 }
 
 func (c Config) withDefaults() Config {
@@ -106,7 +109,7 @@ func (c Config) withDefaults() Config {
 		c.MaxMessageSize = DefaultMaxMessageSize
 	}
 	if c.AllowedClients == nil {
-		c.AllowedClients = DefaultAllowedClients
+		c.AllowedClients = DefaultAllowedClients()
 	}
 	if c.ReadTimeout == 0 {
 		c.ReadTimeout = DefaultReadTimeout

@@ -15,11 +15,12 @@ import (
 
 // message is one DATA after its header was read and the policy asked.
 type message struct {
-	hdr   textproto.Header
-	raw   []byte    // the header block as it came, blank line included
-	trace []byte    // our Received: line
-	body  io.Reader // the rest of the input
-	in    *input
+	hdr     textproto.Header
+	subject string    // decoded
+	raw     []byte    // the header block as it came, blank line included
+	trace   []byte    // our Received: line
+	body    io.Reader // the rest of the input
+	in      *input
 }
 
 // deliver reads the message, decides what to do with it, and sends it to
@@ -27,8 +28,12 @@ type message struct {
 // accepted the message.
 func (se *session) deliver(tx *transaction, r io.Reader) error {
 	cfg := se.s.cfg
-	in := newInput(r, se.conn.Conn(), cfg.ReadTimeout)
-	br := bufio.NewReaderSize(in, inputBufSize)
+	bufs := se.s.bufs.Get().(*dataBufs)
+	defer se.s.bufs.Put(bufs)
+	in := newInput(r, se.conn.Conn(), cfg.ReadTimeout, bufs.in)
+	br := bufs.br
+	br.Reset(in)
+	defer br.Reset(nil)
 	raw, err := readHeaderBlock(br, cfg.Rewrite.MaxHeaderBytes)
 	if err != nil {
 		return err
@@ -38,16 +43,17 @@ func (se *session) deliver(tx *transaction, r io.Reader) error {
 		return err
 	}
 	m := &message{
-		hdr:   hdr,
-		raw:   raw,
-		trace: traceHeader(se.helo, se.ip, cfg.Hostname, tx.id, se.tls, time.Now()),
-		body:  br,
-		in:    in,
+		hdr:     hdr,
+		subject: decodedSubject(hdr),
+		raw:     raw,
+		trace:   traceHeader(se.helo, se.ip, cfg.Hostname, tx.id, se.tls, time.Now()),
+		body:    br,
+		in:      in,
 	}
 	defer func() { tx.size = in.n }()
 
 	ext := tx.ext.rcpts
-	dec, err := policy.Decide(cfg.Policy, policyMessage(hdr, tx.from, ext))
+	dec, err := policy.Decide(cfg.Policy, policyMessage(hdr, m.subject, tx.from, ext))
 	if err != nil {
 		return err
 	}
@@ -71,8 +77,8 @@ func (se *session) deliver(tx *transaction, r io.Reader) error {
 // tag if there were any).
 func (se *session) passThrough(tx *transaction, m *message, dec policy.Decision) error {
 	extHeader := m.raw
-	if needsCleaning(m.hdr, dec) {
-		h, err := writeHeader(cleanHeader(m.hdr, dec))
+	if needsCleaning(m.hdr, m.subject, dec) {
+		h, err := writeHeader(cleanHeader(m.hdr, m.subject, dec))
 		if err != nil {
 			return fmt.Errorf("write cleaned header: %w", err)
 		}
@@ -139,7 +145,7 @@ func (se *session) secure(tx *transaction, m *message, dec policy.Decision) erro
 		return w, writeAll(w, m.trace)
 	}}
 	bw := bufio.NewWriterSize(lazy, 32<<10)
-	res, err := rewrite.Rewrite(tx.ctx, cleanHeader(m.hdr, dec), src, se.s.cfg.Rewrite, sink, notice, bw)
+	res, err := rewrite.Rewrite(tx.ctx, cleanHeader(m.hdr, m.subject, dec), src, se.s.cfg.Rewrite, sink, notice, bw)
 	if err == nil {
 		// The internal copy must get every byte, even past what the
 		// rewrite needed.

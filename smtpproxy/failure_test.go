@@ -2,6 +2,7 @@ package smtpproxy
 
 import (
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,4 +105,30 @@ func TestVaultFailure(t *testing.T) {
 	if n := len(h.hop.Messages()); n != 0 {
 		t.Errorf("next hop accepted %d message(s)", n)
 	}
+}
+
+// TestNextHopGreetingRefused: a next hop that refuses us in its greeting
+// (554 "no service") is a temporary failure for the client, never a bounce.
+func TestNextHopGreetingRefused(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("554 5.3.2 no service for you\r\n"))
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-served })
+	h := start(t, func(c *Config, _ *smtptest.Options) { c.NextHop = ln.Addr().String() })
+	err = h.send("clerk@example.org", []string{"citizen@example.net"}, strings.NewReader(simpleMessage("x")))
+	wantReply(t, err, 451, smtp.EnhancedCode{4, 3, 0})
 }

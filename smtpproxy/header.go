@@ -42,10 +42,10 @@ func decodedSubject(h textproto.Header) string {
 	return s
 }
 
-// policyMessage is what the policy looks at.
-func policyMessage(h textproto.Header, sender string, recipients []string) policy.Message {
+// policyMessage is what the policy looks at; subject is decodedSubject(h).
+func policyMessage(h textproto.Header, subject, sender string, recipients []string) policy.Message {
 	return policy.Message{
-		Subject:       decodedSubject(h),
+		Subject:       subject,
 		LevelHeaders:  h.Values("X-Sealgate-Level"),
 		UploadHeaders: h.Values("X-Sealgate-Upload"),
 		Sender:        sender,
@@ -55,8 +55,8 @@ func policyMessage(h textproto.Header, sender string, recipients []string) polic
 
 // needsCleaning reports whether the header carries anything meant for
 // sealgate: a tag in the subject or an X-Sealgate-* field.
-func needsCleaning(h textproto.Header, d policy.Decision) bool {
-	if subjectTagged(h, d) {
+func needsCleaning(h textproto.Header, subject string, d policy.Decision) bool {
+	if subjectTagged(h, subject, d) {
 		return true
 	}
 	fs := h.Fields()
@@ -70,7 +70,7 @@ func needsCleaning(h textproto.Header, d policy.Decision) bool {
 
 // cleanHeader returns a copy of h without the tags and X-Sealgate-* fields.
 // Fields that need no change keep their original bytes.
-func cleanHeader(h textproto.Header, d policy.Decision) textproto.Header {
+func cleanHeader(h textproto.Header, subject string, d policy.Decision) textproto.Header {
 	out := h.Copy()
 	fs := out.Fields()
 	for fs.Next() {
@@ -78,7 +78,7 @@ func cleanHeader(h textproto.Header, d policy.Decision) textproto.Header {
 			fs.Del()
 		}
 	}
-	if subjectTagged(h, d) {
+	if subjectTagged(h, subject, d) {
 		out.Set("Subject", encodeHeaderText(d.Subject))
 	}
 	return out
@@ -87,11 +87,11 @@ func cleanHeader(h textproto.Header, d policy.Decision) textproto.Header {
 // subjectTagged reports whether the policy took tags out of the subject. The
 // policy also folds runs of blanks, so compare against the subject folded the
 // same way: an untagged subject then stays byte for byte as it was.
-func subjectTagged(h textproto.Header, d policy.Decision) bool {
+func subjectTagged(h textproto.Header, subject string, d policy.Decision) bool {
 	if !h.Has("Subject") {
 		return false
 	}
-	return d.Subject != strings.TrimSpace(blanksRE.ReplaceAllString(decodedSubject(h), " "))
+	return d.Subject != strings.TrimSpace(blanksRE.ReplaceAllString(subject, " "))
 }
 
 var blanksRE = regexp.MustCompile(`[ \t]{2,}`)

@@ -26,7 +26,7 @@ const publicURL = "https://files.example.org"
 
 // harness is sealgate between a test client and a fake next hop.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	hop   *smtptest.Server
 	srv   *Server
 	addr  string
@@ -40,7 +40,7 @@ type option func(*Config, *smtptest.Options)
 // start runs sealgate with a fresh vault and a fake next hop. Cleanup stops
 // sealgate first, then the vault, then checks the next hop for leaked
 // connections.
-func start(t *testing.T, opts ...option) *harness {
+func start(t testing.TB, opts ...option) *harness {
 	t.Helper()
 	cfg := Config{
 		Hostname:        "sealgate.test",
@@ -70,7 +70,10 @@ func start(t *testing.T, opts ...option) *harness {
 			t.Errorf("vault close: %v", err)
 		}
 	})
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.DiscardHandler)
+	if _, ok := t.(*testing.B); !ok {
+		log = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	cat, err := catalog.New()
 	if err != nil {
 		t.Fatalf("catalog: %v", err)

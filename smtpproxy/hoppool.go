@@ -201,7 +201,10 @@ func (p *hopPool) dial(ctx context.Context) (*hopConn, error) {
 	}
 	if err != nil {
 		_ = dc.Close()
-		return nil, fmt.Errorf("greet next hop %s: %w", p.addr, err)
+		// %v, not %w: a refusal in the greeting (554 "no service") or of
+		// STARTTLS says nothing about the message and must not reach the
+		// client as a permanent reply. It is a temporary failure here.
+		return nil, fmt.Errorf("greet next hop %s: %v", p.addr, err)
 	}
 	return hc, nil
 }

@@ -35,8 +35,19 @@ type input struct {
 
 const inputBufSize = 64 << 10
 
-func newInput(src io.Reader, conn net.Conn, timeout time.Duration) *input {
-	return &input{src: src, conn: conn, timeout: timeout, buf: make([]byte, inputBufSize)}
+func newInput(src io.Reader, conn net.Conn, timeout time.Duration, buf []byte) *input {
+	return &input{src: src, conn: conn, timeout: timeout, buf: buf}
+}
+
+// dataBufs are the buffers of one DATA, reused across messages: a fresh
+// 128 KiB per small message costs more than relaying it.
+type dataBufs struct {
+	in []byte
+	br *bufio.Reader
+}
+
+func newDataBufs() any {
+	return &dataBufs{in: make([]byte, inputBufSize), br: bufio.NewReaderSize(nil, inputBufSize)}
 }
 
 func (in *input) Read(p []byte) (int, error) {

@@ -47,6 +47,8 @@ type Server struct {
 	draining bool
 	serving  bool
 	inData   sync.WaitGroup // Data calls in progress
+
+	bufs sync.Pool // *dataBufs
 }
 
 // New checks cfg and prepares a server. v and cat must not be nil.
@@ -76,6 +78,7 @@ func New(cfg Config, v *vault.Vault, cat *catalog.Catalog, logger *slog.Logger) 
 		pool:    newHopPool(cfg, logger),
 		conns:   make(map[string]*clientConn),
 		changed: make(chan struct{}),
+		bufs:    sync.Pool{New: newDataBufs},
 	}
 	for _, d := range cfg.InternalDomains {
 		s.internal = append(s.internal, strings.ToLower(strings.TrimSpace(d)))
