@@ -76,7 +76,12 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var body io.ReadCloser
+	rc := http.NewResponseController(w)
 	if r.Method != http.MethodHead {
+		if err := extendDeadlines(rc); err != nil {
+			s.internalError(w, r, "download", err)
+			return
+		}
 		var err error
 		if body, err = s.openAt(r, tr.ID, f.ID, rng.start); err != nil {
 			h.Del("Content-Security-Policy") // the error page needs its stylesheet
@@ -101,7 +106,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	toEOF := rng.start+rng.length == f.Size
-	if err := copyOut(w, body, rng.length, toEOF); err != nil {
+	if err := copyOut(w, rc, body, rng.length, toEOF); err != nil {
 		if r.Context().Err() == nil {
 			s.log.Error("download interrupted", "transfer", tr.ID, "file", f.ID, "err", err)
 		}
@@ -148,6 +153,18 @@ func (s *Server) fileError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
+// extendDeadlines replaces the server's WriteTimeout for a download with
+// writeStall from now, renewed per chunk by copyOut, so that skipping to a
+// range start and a long transfer both fit. ReadTimeout needs nothing: it
+// covers reading the request, and net/http clears the read deadline before
+// its background read while the handler runs.
+func extendDeadlines(rc *http.ResponseController) error {
+	if err := rc.SetWriteDeadline(time.Now().Add(writeStall)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return fmt.Errorf("setting write deadline: %w", err)
+	}
+	return nil
+}
+
 // ifRangeAllows applies If-Range: the range is served only when the
 // validator is our strong ETag. A date or another tag means the client's
 // partial copy may be of something else, so it gets the whole file.
@@ -166,14 +183,8 @@ func ifRangeAllows(r *http.Request, etag string) bool {
 // the two costs add up and downloads fall well behind a plain file server.
 //
 // Before each chunk it renews the write deadline, so the whole download may
-// take as long as the client keeps taking data; the read deadline is lifted
-// first (the request is fully read; a lingering ReadTimeout would cancel the
-// request mid-download).
-func copyOut(w http.ResponseWriter, src io.Reader, n int64, toEOF bool) error {
-	rc := http.NewResponseController(w)
-	if err := rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return fmt.Errorf("clearing read deadline: %w", err)
-	}
+// take as long as the client keeps taking data.
+func copyOut(w http.ResponseWriter, rc *http.ResponseController, src io.Reader, n int64, toEOF bool) error {
 	ra := startReadAhead(src, n, toEOF)
 	defer ra.stop()
 	for c := range ra.full {
@@ -191,104 +202,4 @@ func copyOut(w http.ResponseWriter, src io.Reader, n int64, toEOF bool) error {
 		ra.free <- c.buf
 	}
 	return nil
-}
-
-// readAheadDepth is how many chunks may be decrypted before the socket took
-// them: two keep both the CPU and the socket busy; more only cost memory.
-const readAheadDepth = 2
-
-type readChunk struct {
-	buf  *[]byte
-	data []byte
-	err  error
-}
-
-// readAhead reads src into pooled buffers in its own goroutine and hands
-// them over through full; buffers come back through free.
-type readAhead struct {
-	full chan readChunk
-	free chan *[]byte
-	quit chan struct{}
-	done chan struct{}
-}
-
-func startReadAhead(src io.Reader, n int64, toEOF bool) *readAhead {
-	ra := &readAhead{
-		full: make(chan readChunk, readAheadDepth),
-		free: make(chan *[]byte, readAheadDepth),
-		quit: make(chan struct{}),
-		done: make(chan struct{}),
-	}
-	for range readAheadDepth {
-		ra.free <- chunkPool.Get().(*[]byte)
-	}
-	go ra.run(src, n, toEOF)
-	return ra
-}
-
-func (ra *readAhead) run(src io.Reader, n int64, toEOF bool) {
-	defer close(ra.done)
-	defer close(ra.full)
-	for n > 0 {
-		var buf *[]byte
-		select {
-		case buf = <-ra.free:
-		case <-ra.quit:
-			return
-		}
-		k, err := io.ReadFull(src, (*buf)[:min(int64(len(*buf)), n)])
-		n -= int64(k)
-		c := readChunk{buf: buf, data: (*buf)[:k]}
-		switch {
-		case err != nil && n > 0:
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			c.err = fmt.Errorf("reading plaintext: %w", err)
-		case n == 0 && toEOF:
-			// The last chunk is held back until the end checks out: once
-			// the client has every byte, aborting no longer shows.
-			if err := checkEOF(src); err != nil {
-				c.data, c.err = nil, err
-			}
-		}
-		ra.full <- c // never blocks: only readAheadDepth buffers exist
-		if c.err != nil {
-			return
-		}
-	}
-}
-
-// checkEOF reads src to its end: the decryptor verifies the message's final
-// authentication tag only there.
-func checkEOF(src io.Reader) error {
-	var one [1]byte
-	switch k, err := io.ReadFull(src, one[:]); {
-	case err == io.EOF:
-		return nil
-	case k > 0:
-		return errors.New("plaintext is longer than its recorded size")
-	default:
-		return fmt.Errorf("reading plaintext end: %w", err)
-	}
-}
-
-// stop ends the reader and waits for it, so that the source may be closed
-// afterwards, and returns the buffers to the pool.
-func (ra *readAhead) stop() {
-	close(ra.quit)
-	<-ra.done
-	for c := range ra.full {
-		if c.buf != nil {
-			chunkPool.Put(c.buf)
-		}
-	}
-	for {
-		select {
-		case b := <-ra.free:
-			chunkPool.Put(b)
-		default:
-			return
-		}
-	}
 }

@@ -5,10 +5,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -17,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sealgate/vault"
 )
 
 func TestServeShutsDownGracefully(t *testing.T) {
@@ -147,4 +152,79 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
+}
+
+// TestSlowDownloadOutlastsServerTimeouts shows that a download is bounded
+// by the client's progress, not by ReadTimeout or WriteTimeout: with both
+// at 50 ms, a client that pauses between reads still gets the whole file.
+func TestSlowDownloadOutlastsServerTimeouts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	st := e.add(1, testFile{name: "a.bin", contentType: "application/octet-stream", size: 16 << 20, seed: 11})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The store stops reading when the request's context ends, as a
+	// network blob store would: the context must outlive ReadTimeout.
+	srv, err := New(Config{PublicURL: "http://" + ln.Addr().String()}, ctxVault{e.v}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.timeouts.read, srv.timeouts.write = 50*time.Millisecond, 50*time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	c := &http.Client{Transport: &http.Transport{}}
+	defer c.CloseIdleConnections()
+	resp, err := c.Get("http://" + ln.Addr().String() + "/t/" + st.token + "/f/" + st.files[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	h := sha256.New()
+	for {
+		// A slow reader: well past both timeouts in total, while the
+		// server's writes block on full socket buffers.
+		n, err := io.CopyN(h, resp.Body, 4<<20)
+		if err == io.EOF && n == 0 {
+			break
+		}
+		if err != nil && err != io.EOF {
+			t.Fatalf("slow download broke off: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if hex.EncodeToString(h.Sum(nil)) != st.files[0].SHA256 {
+		t.Error("slow download returned other bytes")
+	}
+}
+
+// ctxVault's plaintext readers fail once the request's context is done.
+type ctxVault struct{ Vault }
+
+type ctxReader struct {
+	ctx context.Context
+	io.ReadCloser
+}
+
+func (r ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.ReadCloser.Read(p)
+}
+
+func (c ctxVault) OpenFile(ctx context.Context, tid, fid string) (io.ReadCloser, vault.File, error) {
+	rc, f, err := c.Vault.OpenFile(ctx, tid, fid)
+	if err != nil {
+		return nil, f, err
+	}
+	return ctxReader{ctx, rc}, f, nil
 }

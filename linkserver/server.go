@@ -15,9 +15,9 @@ import (
 	"sealgate/catalog"
 )
 
-// Timeouts of the HTTP server. Downloads lift the read deadline and renew the
-// write deadline per chunk (see download.go), so a large file is bounded by
-// the client's progress, not by WriteTimeout.
+// Timeouts of the HTTP server. Downloads renew the write deadline per chunk
+// (see download.go), so a large file is bounded by the client's progress,
+// not by WriteTimeout.
 const (
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 30 * time.Second
@@ -42,6 +42,8 @@ type Server struct {
 	tls     *tls.Config
 	logo    *logo
 	now     func() time.Time
+	// timeouts of the HTTP server; tests shorten them.
+	timeouts struct{ readHeader, read, write, idle time.Duration }
 }
 
 // New builds the server. v is normally a *vault.Vault; a nil cat loads the
@@ -92,6 +94,8 @@ func New(cfg Config, v Vault, cat *catalog.Catalog, log *slog.Logger) (*Server, 
 		logo:    lg,
 		now:     time.Now,
 	}
+	s.timeouts.readHeader, s.timeouts.read = readHeaderTimeout, readTimeout
+	s.timeouts.write, s.timeouts.idle = writeTimeout, idleTimeout
 	if cfg.TLSCert != "" {
 		certs, err := newCertReloader(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
@@ -138,10 +142,10 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
+		ReadHeaderTimeout: s.timeouts.readHeader,
+		ReadTimeout:       s.timeouts.read,
+		WriteTimeout:      s.timeouts.write,
+		IdleTimeout:       s.timeouts.idle,
 		MaxHeaderBytes:    maxHeaderBytes,
 		TLSConfig:         s.tls,
 		// TLS handshake noise from scanners belongs at debug level.
