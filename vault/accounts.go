@@ -66,8 +66,11 @@ const maxAddressLen = 254
 // address (no display names, no angle brackets, no white space or control
 // characters, exactly one @ with something on both sides).
 func normalizeEmail(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", ErrInvalidAddress
+	}
 	s = strings.ToLower(strings.TrimSpace(s))
-	if s == "" || len(s) > maxAddressLen || !utf8.ValidString(s) {
+	if s == "" || len(s) > maxAddressLen {
 		return "", ErrInvalidAddress
 	}
 	at := strings.LastIndexByte(s, '@')

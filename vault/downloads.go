@@ -111,7 +111,7 @@ func (v *Vault) RecordDownload(ctx context.Context, transferID, fileID, email st
 }
 
 // Downloads returns a transfer's download records, ordered by first
-// download, for the clerk's status page. A transfer without downloads gives
+// download (then by address), for the clerk's status page. A transfer without downloads gives
 // an empty list; an unknown one ErrNotFound.
 func (v *Vault) Downloads(ctx context.Context, transferID string) ([]Download, error) {
 	if err := ctx.Err(); err != nil {
@@ -146,6 +146,11 @@ func transferDownloads(tx *bolt.Tx, transferID string) ([]Download, error) {
 		}
 		out = append(out, Download{FileID: r.FileID, Email: r.Email, First: r.First, Last: r.Last, Count: r.Count})
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].First.Before(out[j].First) })
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].First.Equal(out[j].First) {
+			return out[i].First.Before(out[j].First)
+		}
+		return out[i].Email < out[j].Email
+	})
 	return out, nil
 }

@@ -289,11 +289,15 @@ func (v *Vault) RotateGatewayKey(ctx context.Context) (string, error) {
 	return g.keyID, nil
 }
 
-// referencedKeyIDs returns the key IDs that some key packet names.
-func referencedKeyIDs(tx *bolt.Tx) map[string]struct{} {
+// referencedKeyIDs returns the key IDs that some key packet names, leaving
+// out the packets of the transfers in gone (a dry run's purged transfers).
+func referencedKeyIDs(tx *bolt.Tx, gone map[string]bool) map[string]struct{} {
 	refs := make(map[string]struct{})
 	c := tx.Bucket(bucketKeyPackets).Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if t := bytes.IndexByte(k, '/'); t >= 0 && gone[string(k[:t])] {
+			continue
+		}
 		if i := bytes.LastIndexByte(k, '/'); i >= 0 {
 			refs[string(k[i+1:])] = struct{}{}
 		}
@@ -303,23 +307,27 @@ func referencedKeyIDs(tx *bolt.Tx) map[string]struct{} {
 
 // purgeRetiredKeys deletes the retired gateway keys that no key packet names
 // and no AddFile in flight is wrapping for, and returns their IDs. With
-// dryRun it only reports them.
+// dryRun it only reports them, counting the transfers in gone as deleted.
 //
 // The check and the removal from the key ring happen inside one write
 // transaction: AddFile checks in its own write transaction that its key is
 // still in the ring before it records a key packet, and bbolt runs write
 // transactions one at a time, so a key packet is never recorded for a key
 // that is being deleted.
-func (v *Vault) purgeRetiredKeys(ctx context.Context, dryRun bool) ([]string, error) {
+func (v *Vault) purgeRetiredKeys(ctx context.Context, dryRun bool, gone []string) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	v.keyMu.Lock()
 	defer v.keyMu.Unlock()
+	goneSet := make(map[string]bool, len(gone))
+	for _, id := range gone {
+		goneSet[id] = true
+	}
 	var drop, files []string
 	find := func(tx *bolt.Tx) error {
 		g := v.keys.Load()
-		refs := referencedKeyIDs(tx)
+		refs := referencedKeyIDs(tx, goneSet)
 		_, busy := v.inflightSnapshot()
 		for id, p := range g.retired {
 			_, used := refs[id]

@@ -106,7 +106,7 @@ func (v *Vault) Purge(ctx context.Context, asOf time.Time, dryRun bool) (PurgeRe
 	if err := v.purgeSessionsAndCodes(ctx, asOf, dryRun, &rep); err != nil {
 		return rep, err
 	}
-	keys, err := v.purgeRetiredKeys(ctx, dryRun)
+	keys, err := v.purgeRetiredKeys(ctx, dryRun, rep.Transfers)
 	rep.Keys = keys
 	if err != nil {
 		return rep, err

@@ -137,13 +137,30 @@ func (v *Vault) SignReceipt(ctx context.Context, text string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("vault: signing receipt: %w", err)
 	}
-	if _, err := w.Write([]byte(text + "\n")); err != nil {
+	// No final line end: clearsign adds the one before the signature, and
+	// another would become an empty last line of the signed text.
+	if _, err := w.Write([]byte(text)); err != nil {
 		return "", fmt.Errorf("vault: signing receipt: %w", err)
 	}
 	if err := w.Close(); err != nil {
 		return "", fmt.Errorf("vault: signing receipt: %w", err)
 	}
-	return out.String(), nil
+	// go-crypto armours the signature without the CRC-24 line, as RFC
+	// 9580 suggests, but GnuPG 2.2 then reads the END line as data and
+	// fails; so the message is written again with the checksum.
+	block, _ := clearsign.Decode(out.Bytes())
+	if block == nil {
+		return "", errors.New("vault: signing receipt: cannot read back the signed message")
+	}
+	sig, err := readAll(block.ArmoredSignature)
+	if err != nil {
+		return "", fmt.Errorf("vault: signing receipt: %w", err)
+	}
+	signed, err := formatClearsigned(string(block.Plaintext), block.Headers.Values("Hash"), sig)
+	if err != nil {
+		return "", fmt.Errorf("vault: signing receipt: %w", err)
+	}
+	return string(signed), nil
 }
 
 // VerifyReceipt checks a clear-signed receipt against the receipt key and
@@ -152,7 +169,7 @@ func (v *Vault) VerifyReceipt(ctx context.Context, clearsigned []byte) (string, 
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	return verifyReceipt(openpgp.EntityList{v.receipt.entity}, clearsigned, v.clock)
+	return verifyReceipt(v.receiptRing(), clearsigned, v.clock)
 }
 
 // VerifyReceiptWithKey checks a clear-signed receipt against an armoured
@@ -181,17 +198,17 @@ func verifyReceipt(ring openpgp.EntityList, data []byte, clock func() time.Time)
 	if block == nil || len(bytes.TrimSpace(rest)) != 0 {
 		return "", ErrBadReceipt
 	}
+	sig, err := readAll(block.ArmoredSignature)
+	if err != nil {
+		return "", ErrBadReceipt
+	}
 	cfg := &packet.Config{Time: clock}
-	if _, err := block.VerifySignature(ring, cfg); err != nil {
+	if _, _, err := openpgp.VerifyDetachedSignature(ring, bytes.NewReader(block.Bytes), bytes.NewReader(sig), cfg); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadReceipt, err)
 	}
 	// The signature holds; now make sure nothing outside what it covers
 	// was changed either, by writing the receipt again from its parts.
 	text := string(block.Plaintext)
-	sig, err := readAll(block.ArmoredSignature)
-	if err != nil {
-		return "", ErrBadReceipt
-	}
 	again, err := formatClearsigned(text, block.Headers.Values("Hash"), sig)
 	if err != nil || !bytes.Equal(bytes.TrimSpace(again), norm) {
 		return "", ErrBadReceipt
@@ -205,9 +222,9 @@ func readAll(b *armor.Block) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-// formatClearsigned writes a clear-signed message the way go-crypto's
-// clearsign.Encode does: header, Hash line(s), the dash-escaped text, and the
-// signature armoured without checksum or headers.
+// formatClearsigned writes a clear-signed message: header, Hash line(s),
+// the dash-escaped text, and the signature armoured with a CRC-24 checksum
+// and no armour headers, ending with a line end.
 func formatClearsigned(text string, hashes []string, sig []byte) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString("-----BEGIN PGP SIGNED MESSAGE-----\n")
@@ -221,7 +238,7 @@ func formatClearsigned(text string, hashes []string, sig []byte) ([]byte, error)
 		}
 		b.WriteString(l + "\n")
 	}
-	w, err := armor.EncodeWithChecksumOption(&b, "PGP SIGNATURE", nil, false)
+	w, err := armor.EncodeWithChecksumOption(&b, "PGP SIGNATURE", nil, true)
 	if err != nil {
 		return nil, err
 	}
@@ -231,5 +248,8 @@ func formatClearsigned(text string, hashes []string, sig []byte) ([]byte, error)
 	if err := w.Close(); err != nil {
 		return nil, err
 	}
+	b.WriteByte('\n')
 	return b.Bytes(), nil
 }
+
+func (v *Vault) receiptRing() openpgp.EntityList { return openpgp.EntityList{v.receipt.entity} }
