@@ -36,7 +36,9 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		if r.TLS != nil {
+		// Also behind a TLS-terminating proxy (public URL https): browsers
+		// ignore the header on plain HTTP, so it cannot lock anyone out.
+		if r.TLS != nil || s.cfg.secure() {
 			h.Set("Strict-Transport-Security", "max-age=63072000")
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), nonceKey{}, nonce)))

@@ -101,36 +101,31 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 
 // problemPage renders a failed look-up as a page that says what to do next.
 func (s *Server) problemPage(w http.ResponseWriter, r *http.Request, p *problem) {
-	if p.status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(p.retry)))
+	if p.status != http.StatusTooManyRequests {
+		s.errorPage(w, r, p.status, "page.error."+p.key)
+		return
 	}
-	s.errorPage(w, r, p.status, "page.error."+p.key)
+	sec := retrySeconds(p.retry)
+	w.Header().Set("Retry-After", strconv.Itoa(sec))
+	v := s.newView(w, r)
+	wait := v.T("page.minute")
+	if sec > 60 {
+		wait = v.T("page.minutes", (sec+59)/60)
+	}
+	v.Error = &errorView{Title: v.T("page.error.rate_limited.title"), Text: v.T("page.error.rate_limited.text", wait)}
+	s.render(w, r, p.status, "error", v)
 }
 
 // errorPage renders the page for key (its ".title" and ".text") with status.
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, key string) {
 	v := s.newView(w, r)
-	v.Error = &errorView{Title: v.T(key + ".title")}
-	if status == http.StatusTooManyRequests {
-		v.Error.Text = v.T(key+".text", waitText(v, w.Header().Get("Retry-After")))
-	} else {
-		v.Error.Text = v.T(key + ".text")
-	}
+	v.Error = &errorView{Title: v.T(key + ".title"), Text: v.T(key + ".text")}
 	s.render(w, r, status, "error", v)
 }
 
 // retrySeconds rounds a wait up to whole seconds, at least one.
 func retrySeconds(d time.Duration) int {
 	return max(1, int(math.Ceil(d.Seconds())))
-}
-
-// waitText turns a Retry-After value into "a minute" or "3 minutes".
-func waitText(v *view, retryAfter string) string {
-	sec, err := strconv.Atoi(retryAfter)
-	if err != nil || sec <= 60 {
-		return v.T("page.minute")
-	}
-	return v.T("page.minutes", (sec+59)/60)
 }
 
 // internalError logs err and shows the generic error page.
