@@ -36,6 +36,7 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("X-Robots-Tag", "noindex, nofollow")
 		// Also behind a TLS-terminating proxy (public URL https): browsers
 		// ignore the header on plain HTTP, so it cannot lock anyone out.
 		if r.TLS != nil || s.cfg.secure() {
