@@ -81,7 +81,8 @@ func (v *Vault) TransferByID(ctx context.Context, id string) (TransferInfo, erro
 	return info, nil
 }
 
-// ListTransfers returns the transfers that match f, oldest first.
+// ListTransfers returns the transfers that match f, oldest first (then by
+// reference).
 func (v *Vault) ListTransfers(ctx context.Context, f TransferFilter) ([]TransferInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -118,7 +119,12 @@ func (v *Vault) ListTransfers(ctx context.Context, f TransferFilter) ([]Transfer
 	if err != nil {
 		return nil, fmt.Errorf("vault: listing transfers: %w", err)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
 	return out, nil
 }
 
