@@ -16,7 +16,10 @@ import (
 // QueuedMessage is one message in the instance's queue, as `postqueue -j`
 // reports it.
 type QueuedMessage struct {
-	QueueName   string      `json:"queue_name"` // maildrop, incoming, active, deferred, hold
+	// QueueName is maildrop, incoming, active, deferred or hold. A deferred
+	// message moves back to incoming and active for each retry, so with
+	// short retry times any of them may show a message waiting.
+	QueueName   string      `json:"queue_name"`
 	QueueID     string      `json:"queue_id"`
 	ArrivalTime int64       `json:"arrival_time"`
 	MessageSize int64       `json:"message_size"`
@@ -99,16 +102,28 @@ func (i *Instance) WaitQueue(ctx context.Context, t testing.TB, cond func([]Queu
 // it fails t when ctx ends first.
 func (i *Instance) WaitLog(ctx context.Context, t testing.TB, re *regexp.Regexp) string {
 	t.Helper()
+	return i.WaitLogN(ctx, t, re, 1)[0]
+}
+
+// WaitLogN polls the maillog until n lines match re and returns them all;
+// it fails t when ctx ends first. Counting retries ("status=deferred" twice)
+// shows that Postfix kept a message, not just that it tried once.
+func (i *Instance) WaitLogN(ctx context.Context, t testing.TB, re *regexp.Regexp, n int) []string {
+	t.Helper()
 	for {
+		var found []string
 		for _, line := range strings.Split(i.Log(), "\n") {
 			if re.MatchString(line) {
-				return line
+				found = append(found, line)
 			}
+		}
+		if len(found) >= n {
+			return found
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("postfixtest: no maillog line matches %s: %v", re, ctx.Err())
-			return ""
+			t.Fatalf("postfixtest: %d maillog line(s) match %s, want %d: %v", len(found), re, n, ctx.Err())
+			return nil
 		case <-time.After(pollEvery):
 		}
 	}
