@@ -235,6 +235,9 @@ func (v *Vault) DeleteAccount(ctx context.Context, email string) error {
 // sessions and its sign-in code. It reports whether the account existed
 // and how many sessions and codes went.
 func deleteAccount(tx *bolt.Tx, e string) (found bool, sessions, codes int, err error) {
+	if err := markDeleted(tx); err != nil {
+		return false, 0, 0, err
+	}
 	ab := tx.Bucket(bucketAccounts)
 	found = ab.Get([]byte(e)) != nil
 	if found {

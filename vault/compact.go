@@ -81,6 +81,12 @@ func (v *Vault) swapCompacted(path string) (*os.File, error) {
 	if err == nil {
 		err = bolt.Compact(dst, v.db, 0)
 		if err == nil {
+			// The copy holds only live records: nothing is pending.
+			err = dst.Update(func(tx *bolt.Tx) error {
+				return tx.Bucket(bucketMeta).Delete(keyCompactPending)
+			})
+		}
+		if err == nil {
 			err = dst.Sync()
 		}
 		if err != nil {
@@ -108,6 +114,18 @@ func (v *Vault) swapCompacted(path string) (*os.File, error) {
 		return nil, fmt.Errorf("vault: compacting database: %w", err)
 	}
 	return old, nil
+}
+
+// deleteMarked deletes key from b if it is there, noting the deletion for
+// the next compaction (see markDeleted).
+func deleteMarked(tx *bolt.Tx, b *bolt.Bucket, key []byte) error {
+	if b.Get(key) == nil {
+		return nil
+	}
+	if err := markDeleted(tx); err != nil {
+		return err
+	}
+	return b.Delete(key)
 }
 
 // wipeAndClose overwrites f with zeros, syncs and closes it.

@@ -26,8 +26,9 @@ const dbName = "sealgate.db"
 // Keys of per-transfer buckets start with the transfer ID and a slash, so a
 // transfer's entries are one prefix scan.
 var (
-	// bucketMeta holds "schema" -> decimal schema version and
-	// "login_secret" -> the HMAC key for sign-in codes.
+	// bucketMeta holds "schema" -> decimal schema version,
+	// "login_secret" -> the HMAC key for sign-in codes, and
+	// "compact_pending" while deleted records may linger in freed pages.
 	bucketMeta = []byte("meta")
 	// bucketTransfers: transfer ID -> transferRecord.
 	bucketTransfers = []byte("transfers")
@@ -59,8 +60,9 @@ var (
 
 	allBuckets = [][]byte{bucketMeta, bucketTransfers, bucketTokens, bucketCodes, bucketFiles, bucketKeyPackets,
 		bucketSenderTokens, bucketDownloads, bucketAccounts, bucketLoginCodes, bucketSessions}
-	keySchema      = []byte("schema")
-	keyLoginSecret = []byte("login_secret")
+	keySchema         = []byte("schema")
+	keyLoginSecret    = []byte("login_secret")
+	keyCompactPending = []byte("compact_pending")
 )
 
 // Transfer states.
@@ -273,11 +275,22 @@ func fileKeyPackets(tx *bolt.Tx, transferID, fileID string) []keyPacket {
 	return out
 }
 
+// markDeleted notes that tx deletes records, which bbolt leaves readable in
+// freed pages until the database is compacted: the next Purge compacts it
+// then, even if it deletes nothing itself (an aborted draft, an ended
+// session).
+func markDeleted(tx *bolt.Tx) error {
+	return tx.Bucket(bucketMeta).Put(keyCompactPending, []byte{1})
+}
+
 // deleteTransferData removes a transfer's files and key packets and
 // returns the blob IDs that must now be deleted from the BlobStore. With
 // keepFiles, the file records stay (names and sizes for the sender's view
 // of a withdrawn transfer) but lose their blob reference.
 func deleteTransferData(tx *bolt.Tx, transferID string, keepFiles bool) ([]string, error) {
+	if err := markDeleted(tx); err != nil {
+		return nil, err
+	}
 	kb := tx.Bucket(bucketKeyPackets)
 	for _, k := range prefixKeys(kb, transferPrefix(transferID)) {
 		if err := kb.Delete(k); err != nil {

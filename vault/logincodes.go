@@ -117,7 +117,7 @@ func (v *Vault) VerifyLogin(ctx context.Context, email, code string) (bool, erro
 			return nil
 		case !now.Before(rec.ExpiresAt):
 			refusal = ErrNoCode
-			return b.Delete([]byte(e))
+			return deleteMarked(tx, b, []byte(e))
 		case rec.Tries >= loginCodeTries:
 			// Kept until it expires, so the answer stays "too many
 			// tries" rather than turning into "no code".
@@ -127,7 +127,7 @@ func (v *Vault) VerifyLogin(ctx context.Context, email, code string) (bool, erro
 		rec.Tries++
 		if hmac.Equal(rec.MAC, v.loginMAC(e, code)) {
 			ok = true
-			return b.Delete([]byte(e))
+			return deleteMarked(tx, b, []byte(e))
 		}
 		return putJSON(b, []byte(e), rec)
 	})

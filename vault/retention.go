@@ -83,8 +83,10 @@ type PurgeReport struct {
 //   - ended sessions and expired sign-in codes are deleted;
 //   - retired gateway keys that no key packet names any more are deleted;
 //   - blobs without a record are swept;
-//   - and if anything left the database, the database is compacted, so
-//     that a byte scan of storage.dir finds nothing of what went.
+//   - and if anything left the database since the last compaction (in
+//     this run, or before: an aborted draft, an ended session), the
+//     database is compacted, so that a byte scan of storage.dir finds
+//     nothing of what went.
 //
 // With dryRun nothing changes and the report lists what would go.
 //
@@ -119,7 +121,15 @@ func (v *Vault) Purge(ctx context.Context, asOf time.Time, dryRun bool) (PurgeRe
 	if err != nil {
 		return rep, err
 	}
-	if len(rep.Transfers) > 0 || len(rep.Accounts) > 0 || rep.Sessions > 0 || rep.LoginCodes > 0 {
+	var pending bool
+	err = v.view(func(tx *bolt.Tx) error {
+		pending = tx.Bucket(bucketMeta).Get(keyCompactPending) != nil
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("vault: purge: %w", err)
+	}
+	if pending {
 		if err := v.compact(); err != nil {
 			return rep, fmt.Errorf("vault: purge: %w", err)
 		}
@@ -274,6 +284,11 @@ func (v *Vault) purgeSessionsAndCodes(ctx context.Context, asOf time.Time, dryRu
 		err = v.update(func(tx *bolt.Tx) error {
 			if err := find(tx); err != nil {
 				return err
+			}
+			if len(sessions)+len(codes) > 0 {
+				if err := markDeleted(tx); err != nil {
+					return err
+				}
 			}
 			for _, k := range sessions {
 				if err := tx.Bucket(bucketSessions).Delete(k); err != nil {

@@ -104,7 +104,7 @@ func (v *Vault) SessionEmail(ctx context.Context, token string) (string, error) 
 		}
 		if rec.expired(now) {
 			expired = true
-			return b.Delete(h)
+			return deleteMarked(tx, b, h)
 		}
 		rec.LastSeen = now
 		return putJSON(b, h, rec)
@@ -130,7 +130,7 @@ func (v *Vault) EndSession(ctx context.Context, token string) error {
 		return nil
 	}
 	err := v.update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketSessions).Delete(secretHash(token))
+		return deleteMarked(tx, tx.Bucket(bucketSessions), secretHash(token))
 	})
 	if err != nil {
 		return fmt.Errorf("vault: ending session: %w", err)
