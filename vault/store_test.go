@@ -130,6 +130,13 @@ func TestStorageModes(t *testing.T) {
 	}
 	defer v.Close()
 	storeOne(t, v, 1, "a", []byte("a"))
+	// Files made later: a retired key, and a compacted database.
+	if _, err := v.RotateGatewayKey(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.compact(); err != nil {
+		t.Fatal(err)
+	}
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		fi, _ := d.Info()
 		want := os.FileMode(0o600)
