@@ -61,11 +61,13 @@ func (r accountRecord) account() Account {
 // maxAddressLen is RFC 5321's limit on a forward path's address.
 const maxAddressLen = 254
 
-// normalizeEmail returns the form in which addresses are stored and
-// compared: trimmed and lower-cased. It refuses what cannot be a plain
-// address (no display names, no angle brackets, no white space or control
-// characters, exactly one @ with something on both sides).
-func normalizeEmail(s string) (string, error) {
+// NormalizeEmail returns an address in the form in which the vault stores
+// and compares it: trimmed and lower-cased. It refuses, with
+// ErrInvalidAddress, what cannot be a plain address (no display names, no
+// angle brackets, no white space or control characters, exactly one @ with
+// something on both sides). Callers may use it as the key for per-address
+// rate limits.
+func NormalizeEmail(s string) (string, error) {
 	if !utf8.ValidString(s) {
 		return "", ErrInvalidAddress
 	}
@@ -103,7 +105,7 @@ func (v *Vault) Account(ctx context.Context, email string) (Account, error) {
 	if err := ctx.Err(); err != nil {
 		return Account{}, err
 	}
-	e, err := normalizeEmail(email)
+	e, err := NormalizeEmail(email)
 	if err != nil {
 		return Account{}, ErrNotFound
 	}
@@ -129,7 +131,7 @@ func (v *Vault) TouchAccount(ctx context.Context, email, lang string) (Account, 
 	if err := ctx.Err(); err != nil {
 		return Account{}, err
 	}
-	e, err := normalizeEmail(email)
+	e, err := NormalizeEmail(email)
 	if err != nil {
 		return Account{}, err
 	}
@@ -204,7 +206,7 @@ func (v *Vault) DeleteAccount(ctx context.Context, email string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	e, err := normalizeEmail(email)
+	e, err := NormalizeEmail(email)
 	if err != nil {
 		return ErrNotFound
 	}

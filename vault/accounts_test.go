@@ -29,15 +29,15 @@ func TestNormalizeEmail(t *testing.T) {
 		{"\xff@example.org", ""},
 		{string(make([]byte, 300)) + "@example.org", ""},
 	} {
-		got, err := normalizeEmail(tc.in)
+		got, err := NormalizeEmail(tc.in)
 		if tc.want == "" {
 			if !errors.Is(err, ErrInvalidAddress) {
-				t.Errorf("normalizeEmail(%q) = %q, %v; want ErrInvalidAddress", tc.in, got, err)
+				t.Errorf("NormalizeEmail(%q) = %q, %v; want ErrInvalidAddress", tc.in, got, err)
 			}
 			continue
 		}
 		if err != nil || got != tc.want {
-			t.Errorf("normalizeEmail(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+			t.Errorf("NormalizeEmail(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
 	}
 }

@@ -56,7 +56,7 @@ func (v *Vault) RecordDownload(ctx context.Context, transferID, fileID, email st
 	e := ""
 	if email != "" {
 		var err error
-		if e, err = normalizeEmail(email); err != nil {
+		if e, err = NormalizeEmail(email); err != nil {
 			return false, err
 		}
 	}

@@ -52,8 +52,8 @@ func (v *Vault) RecordFailedCode(ctx context.Context, transferID string) (locked
 	return locked, justLocked, nil
 }
 
-// Unlock lifts a lock set by RecordFailedCode and resets the count (for
-// admins, `sealgate transfers unlock`). Unlocking a transfer that is not
+// Unlock lifts a lock set by RecordFailedCode and resets the count (an
+// admin's command). Unlocking a transfer that is not
 // locked is not an error; an unknown one gives ErrNotFound.
 func (v *Vault) Unlock(ctx context.Context, transferID string) error {
 	if err := ctx.Err(); err != nil {

@@ -59,7 +59,7 @@ func (v *Vault) StartLogin(ctx context.Context, email string) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	e, err := normalizeEmail(email)
+	e, err := NormalizeEmail(email)
 	if err != nil {
 		return "", err
 	}
@@ -89,7 +89,7 @@ func (v *Vault) VerifyLogin(ctx context.Context, email, code string) (bool, erro
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	e, err := normalizeEmail(email)
+	e, err := NormalizeEmail(email)
 	if err != nil {
 		return false, ErrNoCode
 	}

@@ -100,12 +100,12 @@ func (v *Vault) TransferBySenderToken(ctx context.Context, token string) (Transf
 // IsRecipient reports whether email is one of t's recipients (To, Cc or
 // Bcc), ignoring case and surrounding space.
 func IsRecipient(t Transfer, email string) bool {
-	e, err := normalizeEmail(email)
+	e, err := NormalizeEmail(email)
 	if err != nil {
 		return false
 	}
 	for _, r := range t.Recipients {
-		if n, err := normalizeEmail(r); err == nil && n == e {
+		if n, err := NormalizeEmail(r); err == nil && n == e {
 			return true
 		}
 	}
@@ -115,11 +115,11 @@ func IsRecipient(t Transfer, email string) bool {
 // IsSender reports whether email is t's sender, ignoring case and
 // surrounding space.
 func IsSender(t Transfer, email string) bool {
-	e, err := normalizeEmail(email)
+	e, err := NormalizeEmail(email)
 	if err != nil {
 		return false
 	}
-	s, err := normalizeEmail(t.Sender)
+	s, err := NormalizeEmail(t.Sender)
 	return err == nil && s == e
 }
 

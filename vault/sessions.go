@@ -46,7 +46,7 @@ func (v *Vault) NewSession(ctx context.Context, email string) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	e, err := normalizeEmail(email)
+	e, err := NormalizeEmail(email)
 	if err != nil {
 		return "", err
 	}

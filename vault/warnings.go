@@ -65,7 +65,7 @@ func (v *Vault) MarkWarned(ctx context.Context, email string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	e, err := normalizeEmail(email)
+	e, err := NormalizeEmail(email)
 	if err != nil {
 		return ErrNotFound
 	}
