@@ -17,6 +17,7 @@ import (
 
 	"sealgate/configs"
 	"sealgate/policy"
+	"sealgate/smtpproxy/dkimsign"
 )
 
 // fileConfig mirrors the YAML file (SPEC section 9). It holds raw values;
@@ -37,7 +38,11 @@ type fileConfig struct {
 		TLSKey          string   `mapstructure:"tls_key"`
 		ReadTimeout     string   `mapstructure:"read_timeout"`
 		NextHopTimeout  string   `mapstructure:"next_hop_timeout"`
+		DKIM            dkimKeys `mapstructure:"dkim"`
 	} `mapstructure:"smtp"`
+	Notify struct {
+		DKIM dkimKeys `mapstructure:"dkim"`
+	} `mapstructure:"notify"`
 	Web struct {
 		Listen         string   `mapstructure:"listen"`
 		PublicURL      string   `mapstructure:"public_url"`
@@ -79,6 +84,17 @@ type fileConfig struct {
 	} `mapstructure:"dev"`
 }
 
+// dkimKeys is smtp.dkim and notify.dkim.
+type dkimKeys struct {
+	Domain         string `mapstructure:"domain"`
+	Selector       string `mapstructure:"selector"`
+	PrivateKeyFile string `mapstructure:"private_key_file"`
+}
+
+func (k dkimKeys) config() dkimsign.Config {
+	return dkimsign.Config{Domain: k.Domain, Selector: k.Selector, PrivateKeyFile: k.PrivateKeyFile}
+}
+
 // defaults are the values of every key not in the file. They are set on
 // viper so that every key can also come from a SEALGATE_... variable.
 var defaults = map[string]any{
@@ -95,6 +111,12 @@ var defaults = map[string]any{
 	"smtp.tls_key":                    "",
 	"smtp.read_timeout":               "5m",
 	"smtp.next_hop_timeout":           "5m",
+	"smtp.dkim.domain":                "",
+	"smtp.dkim.selector":              "",
+	"smtp.dkim.private_key_file":      "",
+	"notify.dkim.domain":              "",
+	"notify.dkim.selector":            "",
+	"notify.dkim.private_key_file":    "",
 	"web.listen":                      "127.0.0.1:8080",
 	"web.public_url":                  "",
 	"web.tls_cert":                    "",

@@ -127,3 +127,30 @@ func TestServeNeedsAConfig(t *testing.T) {
 		t.Errorf("serve without config: %v", err)
 	}
 }
+
+func TestDKIMKeygenAndCheckConfig(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "dkim.pem")
+	out, err := runCLI(t, "dkim", "keygen", "--domain", "example.org", "--selector", "sg1", "--out", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "sg1._domainkey.example.org") || !strings.Contains(out, "v=DKIM1; k=rsa; p=") {
+		t.Errorf("keygen output lacks the DNS record:\n%s", out)
+	}
+	if fi, err := os.Stat(key); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, mode %v", err, fi.Mode())
+	}
+	if _, err := runCLI(t, "dkim", "keygen", "--domain", "example.org", "--selector", "sg1", "--out", key); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("overwrote an existing key: %v", err)
+	}
+	good := writeConfig(t, "web:\n  public_url: https://s.example.org\nstorage:\n  dir: "+dir+"\nsmtp:\n  dkim:\n    domain: example.org\n    selector: sg1\n    private_key_file: "+key+"\n")
+	if _, err := runCLI(t, "check-config", "--config", good); err != nil {
+		t.Errorf("valid DKIM config refused: %v", err)
+	}
+	bad := writeConfig(t, "web:\n  public_url: https://s.example.org\nstorage:\n  dir: "+dir+"\nsmtp:\n  dkim:\n    domain: example.org\nnotify:\n  dkim:\n    selector: x\n    private_key_file: /nonexistent.pem\n")
+	_, err = runCLI(t, "check-config", "--config", bad)
+	if err == nil || !strings.Contains(err.Error(), "smtp.dkim.") || !strings.Contains(err.Error(), "notify.dkim.") {
+		t.Errorf("broken DKIM config: %v", err)
+	}
+}

@@ -33,7 +33,7 @@ func rootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("config", "", "configuration file (YAML); see configs/sealgate.example.yaml")
-	root.AddCommand(serveCmd(), checkConfigCmd(), versionCmd())
+	root.AddCommand(serveCmd(), checkConfigCmd(), versionCmd(), dkimCmd())
 	return root
 }
 

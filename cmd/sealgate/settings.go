@@ -9,6 +9,7 @@ import (
 
 	"sealgate/linkserver"
 	"sealgate/smtpproxy"
+	"sealgate/smtpproxy/dkimsign"
 	"sealgate/vault"
 )
 
@@ -22,6 +23,8 @@ type settings struct {
 	LogFormat   string
 	LogLevel    slog.Level
 	DevOutbox   bool
+	// NotifyDKIM signs the mails sealgate writes itself (notify.dkim).
+	NotifyDKIM dkimsign.Config
 }
 
 // buildSettings validates fc and returns every problem at once.
@@ -79,6 +82,12 @@ func buildSettings(fc fileConfig) (settings, error) {
 		p.add("retention.account_inactive_days", "%d: use 8 to 3650 days (the warning goes out a week before)", fc.Retention.AccountInactiveDays)
 	}
 	pol := policyConfig(&p, fc)
+	if fc.SMTP.DKIM != (dkimKeys{}) {
+		p = append(p, fc.SMTP.DKIM.config().Check("smtp.dkim")...)
+	}
+	if fc.Notify.DKIM != (dkimKeys{}) {
+		p = append(p, fc.Notify.DKIM.config().Check("notify.dkim")...)
+	}
 
 	checkHostPort(&p, "admin.listen", fc.Admin.Listen, true)
 	switch fc.Log.Format {
@@ -132,6 +141,7 @@ func buildSettings(fc fileConfig) (settings, error) {
 	s.AdminListen = fc.Admin.Listen
 	s.LogFormat = fc.Log.Format
 	s.DevOutbox = dev
+	s.NotifyDKIM = fc.Notify.DKIM.config()
 	// Each package knows its own rules too; report what cmd did not
 	// already report for the same key.
 	p.addNew(s.SMTP.Validate())
