@@ -1,6 +1,7 @@
 package smtpproxy
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -49,6 +50,7 @@ type hopPool struct {
 type hopConn struct {
 	c      *smtp.Client
 	nc     *deadlineConn
+	bw     *bufio.Writer // for bulkBody; nil after STARTTLS (see bulkBody)
 	born   time.Time
 	used   time.Time
 	reused bool // came out of the pool rather than from a dial
@@ -227,7 +229,11 @@ func (p *hopPool) greet(dc *deadlineConn) (*hopConn, error) {
 		return nil, err
 	}
 	now := time.Now()
-	return &hopConn{c: c, nc: dc, born: now, used: now}, nil
+	hc := &hopConn{c: c, nc: dc, born: now, used: now}
+	if p.mode != NextHopTLSStartTLS {
+		hc.bw = bufio.NewWriterSize(dc, 64<<10)
+	}
+	return hc, nil
 }
 
 // deadlineConn bounds every write to the next hop. go-smtp sets deadlines

@@ -97,6 +97,9 @@ func (t *hopTx) data() (bodyWriter, error) {
 		return nil, err
 	}
 	t.state = txData
+	if t.hc.bw != nil {
+		return newBulkBody(t, w), nil
+	}
 	return &hopBody{t: t, w: w}, nil
 }
 
@@ -155,6 +158,8 @@ type bodyWriter interface {
 	Abort()
 }
 
+// hopBody is go-smtp's own DATA writer, for connections where bulkBody
+// cannot reach the connection.
 type hopBody struct {
 	t *hopTx
 	w *smtp.DataCommand
