@@ -3,7 +3,10 @@ package vault
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
@@ -108,4 +111,30 @@ func BenchmarkOpenFile(b *testing.B) {
 			b.Fatalf("read %d, %v", n, err)
 		}
 	}
+}
+
+// BenchmarkCompact measures one compaction of a database holding 1000
+// one-file transfers (records and key packets, no blobs in the database):
+// the pause every other database access waits out after a deletion.
+func BenchmarkCompact(b *testing.B) {
+	v, _, dir := openTestVault(b)
+	ctx := context.Background()
+	for i := range 1000 {
+		d, err := v.BeginTransfer(ctx, NewTransfer{Level: 2, Sender: "clerk@example.org", Recipients: []string{fmt.Sprintf("r%d@example.net", i)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := d.AddFile(ctx, fmt.Sprintf("file-%d.pdf", i), "application/pdf", bytes.NewReader([]byte("x"))); err != nil {
+			b.Fatal(err)
+		}
+		d.Commit(ctx)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if err := v.compact(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	fi, _ := os.Stat(filepath.Join(dir, dbName))
+	b.ReportMetric(float64(fi.Size())/(1<<20), "MiB-db")
 }
