@@ -20,7 +20,6 @@ type message struct {
 	raw     []byte    // the header block as it came, blank line included
 	trace   []byte    // our Received: line
 	body    io.Reader // the rest of the input
-	in      *input
 }
 
 // deliver reads the message, decides what to do with it, and sends it to
@@ -48,7 +47,6 @@ func (se *session) deliver(tx *transaction, r io.Reader) error {
 		raw:     raw,
 		trace:   traceHeader(se.helo, se.ip, cfg.Hostname, tx.id, se.tls, time.Now()),
 		body:    br,
-		in:      in,
 	}
 	defer func() { tx.size = in.n }()
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -348,5 +349,35 @@ func TestClientStalls(t *testing.T) {
 	defer cancel()
 	if _, err := h.hop.WaitMessages(ctx, 1); err == nil {
 		t.Error("a message from a stalled client reached the next hop")
+	}
+}
+
+// TestBDAT: CHUNKING (which go-smtp always offers) goes through the same
+// checks as DATA.
+func TestBDAT(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	rc := dialRaw(t, h.addr)
+	rc.cmd("EHLO client.test", 250)
+	msg := simpleMessage("chunked")
+	first, second := msg[:40], msg[40:]
+	rc.cmd("MAIL FROM:<clerk@example.org>", 250)
+	rc.cmd("RCPT TO:<citizen@example.net>", 250)
+	rc.write("BDAT " + strconv.Itoa(len(first)) + "\r\n" + first)
+	rc.expect(250)
+	rc.write("BDAT " + strconv.Itoa(len(second)) + " LAST\r\n" + second)
+	rc.expect(250)
+	if got := stripTrace(t, h.messages(1)[0].Data); string(got) != msg {
+		t.Errorf("got %q", got)
+	}
+
+	bad := "Subject: x\r\n\r\nhello\n.\n"
+	rc.cmd("MAIL FROM:<clerk@example.org>", 250)
+	rc.cmd("RCPT TO:<citizen@example.net>", 250)
+	rc.write("BDAT " + strconv.Itoa(len(bad)) + " LAST\r\n" + bad)
+	rc.expect(554)
+	rc.cmd("QUIT", 221)
+	if n := len(h.hop.Messages()); n != 1 {
+		t.Errorf("%d messages at the next hop, want 1", n)
 	}
 }
