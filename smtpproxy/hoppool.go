@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -37,7 +36,6 @@ type hopPool struct {
 	tlsConf *tls.Config
 	helo    string
 	timeout time.Duration
-	log     *slog.Logger
 
 	slots chan struct{} // one token per open connection
 	avail chan *hopConn // hands a released connection to a waiting get
@@ -56,7 +54,7 @@ type hopConn struct {
 	reused bool // came out of the pool rather than from a dial
 }
 
-func newHopPool(cfg Config, log *slog.Logger) *hopPool {
+func newHopPool(cfg Config) *hopPool {
 	host, _, _ := net.SplitHostPort(cfg.NextHop)
 	return &hopPool{
 		addr: cfg.NextHop,
@@ -68,7 +66,6 @@ func newHopPool(cfg Config, log *slog.Logger) *hopPool {
 		},
 		helo:    cfg.Hostname,
 		timeout: cfg.NextHopTimeout,
-		log:     log,
 		slots:   make(chan struct{}, cfg.MaxNextHopConns),
 		avail:   make(chan *hopConn),
 	}
@@ -91,13 +88,17 @@ func (p *hopPool) get(ctx context.Context) (*hopConn, error) {
 		}
 		p.discard(hc)
 	}
+	wait := time.NewTimer(p.timeout)
+	defer wait.Stop()
 	select {
 	case p.slots <- struct{}{}:
 	case hc := <-p.avail:
 		hc.reused = true
 		return hc, nil
+	case <-wait.C:
+		return nil, fmt.Errorf("no next-hop connection free within %v (%d open)", p.timeout, cap(p.slots))
 	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for a next-hop connection (%d open): %w", cap(p.slots), ctx.Err())
+		return nil, fmt.Errorf("waiting for a next-hop connection: %w", ctx.Err())
 	}
 	hc, err := p.dial(ctx)
 	if err != nil {

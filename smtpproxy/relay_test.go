@@ -381,3 +381,50 @@ func TestBDAT(t *testing.T) {
 		t.Errorf("%d messages at the next hop, want 1", n)
 	}
 }
+
+// TestPoolBound: with smtp connections to the next hop bounded, a second
+// message waits for the first one's connection (and gets 451 if it waits
+// longer than the next-hop timeout).
+func TestPoolBound(t *testing.T) {
+	t.Parallel()
+	h := start(t, func(c *Config, _ *smtptest.Options) {
+		c.MaxNextHopConns = 1
+		c.NextHopTimeout = 5 * time.Second
+	})
+	a := dialRaw(t, h.addr)
+	a.cmd("EHLO a.test", 250)
+	a.cmd("MAIL FROM:<clerk@example.org>", 250)
+	a.cmd("RCPT TO:<citizen@example.net>", 250)
+
+	b := dialRaw(t, h.addr)
+	b.cmd("EHLO b.test", 250)
+	b.write("MAIL FROM:<clerk@example.org>\r\n") // waits for a's connection
+
+	a.cmd("DATA", 354)
+	a.write("Subject: a\r\n\r\na\r\n.\r\n")
+	a.expect(250)
+	b.expect(250)
+	b.cmd("RCPT TO:<citizen@example.net>", 250)
+	b.cmd("DATA", 354)
+	b.write("Subject: b\r\n\r\nb\r\n.\r\n")
+	b.expect(250)
+	if st := h.hop.Stats(); st.Conns != 1 {
+		t.Errorf("%d next-hop connections, want 1", st.Conns)
+	}
+
+	h2 := start(t, func(c *Config, _ *smtptest.Options) {
+		c.MaxNextHopConns = 1
+		c.NextHopTimeout = 300 * time.Millisecond
+	})
+	a = dialRaw(t, h2.addr)
+	a.cmd("EHLO a.test", 250)
+	a.cmd("MAIL FROM:<clerk@example.org>", 250)
+	b = dialRaw(t, h2.addr)
+	b.cmd("EHLO b.test", 250)
+	msg := b.cmd("MAIL FROM:<clerk@example.org>", 451)
+	if !strings.HasPrefix(msg, "4.3.0 ") {
+		t.Errorf("reply %q", msg)
+	}
+	a.cmd("QUIT", 221)
+	b.cmd("QUIT", 221)
+}

@@ -75,7 +75,7 @@ func New(cfg Config, v *vault.Vault, cat *catalog.Catalog, logger *slog.Logger) 
 		vault:   v,
 		cat:     cat,
 		log:     logger,
-		pool:    newHopPool(cfg, logger),
+		pool:    newHopPool(cfg),
 		conns:   make(map[string]*clientConn),
 		changed: make(chan struct{}),
 		bufs:    sync.Pool{New: newDataBufs},
