@@ -49,6 +49,11 @@ func (se *session) deliver(tx *transaction, r io.Reader) error {
 		body:    br,
 	}
 	defer func() { tx.size = in.n }()
+	if b, _ := br.Peek(1); len(raw) == 0 && len(b) == 1 && (b[0] == ' ' || b[0] == '\t') {
+		// A message that starts with a blank would fold its first line
+		// into our trace header.
+		m.trace = nil
+	}
 
 	ext := tx.ext.rcpts
 	dec, err := policy.Decide(cfg.Policy, policyMessage(hdr, m.subject, tx.from, ext))

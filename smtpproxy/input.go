@@ -126,30 +126,84 @@ func lineEndingsOK(b []byte, from int) bool {
 	}
 }
 
-// readHeaderBlock reads the top-level header up to and including the blank
-// line that ends it (or to the end of a message without a body), at most max
-// bytes.
-func readHeaderBlock(r *bufio.Reader, max int64) ([]byte, error) {
+// readHeaderBlock reads the top-level header: its field lines and the blank
+// line that ends it, at most max bytes. Like Postfix and mail readers, it
+// also ends the header at the first line that is not a header field (a
+// message without the blank line, or without any header); that line is left
+// to the body. The caller sees the header bytes exactly as they came.
+func readHeaderBlock(br *bufio.Reader, max int64) ([]byte, error) {
 	var buf bytes.Buffer
-	atLineStart := true
-	for {
-		line, err := r.ReadSlice('\n')
-		buf.Write(line)
-		if int64(buf.Len()) > max {
-			return nil, errHeaderTooLarge
+	for first := true; ; first = false {
+		switch nextLineKind(br, first) {
+		case lineBlank:
+			line, err := br.ReadSlice('\n')
+			buf.Write(line)
+			return buf.Bytes(), err
+		case lineBody:
+			return buf.Bytes(), nil
 		}
-		switch {
-		case err == nil:
-			if atLineStart && len(line) == 2 { // "\r\n": input guarantees CRLF
+		for {
+			line, err := br.ReadSlice('\n')
+			buf.Write(line)
+			if int64(buf.Len()) > max {
+				return nil, errHeaderTooLarge
+			}
+			if err == nil {
+				break
+			}
+			if err == io.EOF {
 				return buf.Bytes(), nil
 			}
-			atLineStart = true
-		case err == io.EOF:
-			return buf.Bytes(), nil
-		case err == bufio.ErrBufferFull:
-			atLineStart = false
-		default:
-			return nil, err
+			if err != bufio.ErrBufferFull {
+				return nil, err
+			}
+		}
+	}
+}
+
+type lineKind int
+
+const (
+	lineField lineKind = iota // a header field or its continuation
+	lineBlank                 // the blank line that ends the header
+	lineBody                  // anything else, or the end of the message
+)
+
+// nextLineKind looks at the next line without consuming it. A field line is
+// a name of printable ASCII characters (blanks before the colon are
+// tolerated, as go-message does) followed by a colon; a line starting with
+// a blank continues the field before it.
+func nextLineKind(br *bufio.Reader, first bool) lineKind {
+	b, err := br.Peek(2)
+	switch {
+	case len(b) == 0:
+		return lineBody
+	case b[0] == '\r' && len(b) == 2 && b[1] == '\n':
+		return lineBlank
+	case b[0] == ' ' || b[0] == '\t':
+		if first {
+			return lineBody
+		}
+		return lineField
+	}
+	for n := 64; ; n *= 2 {
+		b, err = br.Peek(min(n, br.Size()))
+		blanks := false
+		for i, c := range b {
+			switch {
+			case c == ':':
+				if i == 0 {
+					return lineBody
+				}
+				return lineField
+			case c == ' ' || c == '\t':
+				blanks = true
+			case blanks || c < 33 || c > 126:
+				return lineBody
+			}
+		}
+		if err != nil || len(b) == br.Size() {
+			return lineBody
 		}
 	}
 }

@@ -65,6 +65,13 @@ func TestReadHeaderBlock(t *testing.T) {
 		err        error
 	}{
 		{in: "A: b\r\n\r\nbody\r\n", header: "A: b\r\n\r\n", max: 100},
+		{in: "A: b\r\n c\r\nB : d\r\n\r\nbody\r\n", header: "A: b\r\n c\r\nB : d\r\n\r\n", max: 100},
+		{in: "A: b\r\nno header line\r\n\r\n", header: "A: b\r\n", max: 100},
+		{in: "A: b\r\n--boundary\r\n", header: "A: b\r\n", max: 100},
+		{in: "// not a message\r\nA: b\r\n", header: "", max: 100},
+		{in: " folded first\r\n", header: "", max: 100},
+		{in: ":colon first\r\n", header: "", max: 100},
+		{in: "", header: "", max: 100},
 		{in: "A: b\r\n", header: "A: b\r\n", max: 100},
 		{in: "\r\nbody\r\n", header: "\r\n", max: 100},
 		{in: "A: " + strings.Repeat("x", 200) + "\r\n\r\n", header: "A: " + strings.Repeat("x", 200) + "\r\n\r\n", max: 1000},
