@@ -174,7 +174,7 @@ const (
 // tolerated, as go-message does) followed by a colon; a line starting with
 // a blank continues the field before it.
 func nextLineKind(br *bufio.Reader, first bool) lineKind {
-	b, err := br.Peek(2)
+	b, _ := br.Peek(2)
 	switch {
 	case len(b) == 0:
 		return lineBody
@@ -187,7 +187,7 @@ func nextLineKind(br *bufio.Reader, first bool) lineKind {
 		return lineField
 	}
 	for n := 64; ; n *= 2 {
-		b, err = br.Peek(min(n, br.Size()))
+		b, err := br.Peek(min(n, br.Size()))
 		blanks := false
 		for i, c := range b {
 			switch {
