@@ -1,9 +1,3 @@
-// Package smtpproxy is sealgate's relay: a go-smtp server that sits between
-// the organisation's Postfix and the next hop, mirrors each envelope to the
-// next hop as it arrives, passes untagged mail through unchanged, and for
-// tagged mail stores the attachments in the vault and sends the message on
-// with links in their place. It never queues: the client hears 250 only
-// after every next-hop transaction accepted the message.
 package smtpproxy
 
 import (
@@ -210,6 +204,6 @@ func (s *Server) waitConns(stop <-chan time.Time) bool {
 type slogWriter struct{ log *slog.Logger }
 
 func (w slogWriter) Write(p []byte) (int, error) {
-	w.log.Error("smtp: " + strings.TrimSpace(string(p)))
+	w.log.Warn("smtp: " + strings.TrimSpace(string(p)))
 	return len(p), nil
 }

@@ -1,0 +1,63 @@
+// Package smtpproxy is sealgate's relay: a go-smtp server that sits between
+// the organisation's Postfix and the next hop, mirrors each envelope to the
+// next hop as it arrives, passes untagged mail through unchanged, and for
+// tagged mail stores the attachments in the vault and sends the message on
+// with links in their place. It never queues: the client hears 250 only
+// after every next-hop transaction accepted the message.
+//
+// # A message, step by step
+//
+// Only clients in smtp.allowed_clients get a greeting; others get 554 5.7.1
+// from the listener and are disconnected before go-smtp reads a command.
+// MAIL opens a transaction on a pooled next-hop connection; each RCPT is
+// mirrored there at once, and the next hop's answer is ours. Recipients in
+// smtp.internal_domains go to a second transaction, opened at the first of
+// them. DATA is checked as it streams in (input: a bare CR or LF refuses
+// the message; it never goes on, and the next-hop transactions are dropped
+// without their final dot), its header is read and the policy decides:
+//
+//   - level 0: the bytes stream to the next hop(s) as they came, with our
+//     Received: line on top;
+//   - level ≥ 1: the rewrite takes the attachments out into a vault draft
+//     (begun at the first attachment, so a tagged message without any
+//     stores nothing) and the rewritten message goes to the external
+//     transaction, while the internal one receives the original bytes,
+//     tee'd from the same stream;
+//   - a level that depends on the size of the attachments: the message
+//     goes into an encrypted spool while a first rewrite pass measures the
+//     attachments, storing nothing; then the settled decision replays the
+//     spool through one of the paths above. The second parse costs CPU, but
+//     the transfer is created once, at its final level.
+//
+// Internal copies are ended first and the external one last: when the
+// external next hop accepts, every copy was accepted, and only then do the
+// links exist in the world; the draft is committed right after. If Commit
+// fails, the client still hears 250 (the mail is out, and the vault serves
+// an uncommitted draft like a committed one); the failure is logged. Any
+// failure before that aborts the draft and answers 451, or passes a reply
+// of the next hop back as it came (4xx and 5xx alike, so that Postfix sees,
+// for instance, 452 at RCPT; only 421 becomes 451, because it would tell
+// Postfix that we are closing).
+//
+// # Errors
+//
+// go-smtp sends any error that is not exactly an *smtp.SMTPError as 554 with
+// its text. Every error that leaves a session therefore goes through reply:
+// refusals keep their code and a sentence for the clerk, everything else is
+// 451 4.3.0 with the cause in the log only.
+//
+// # The data path
+//
+// go-smtp reads and writes DATA one byte at a time. The read side sits
+// behind input (which checks line endings in bulk); the write side behind
+// bodyWriter, whose bulkBody dot-stuffs whole lines straight onto the
+// connection and lets go-smtp only end the message and read the reply. On
+// connections where go-smtp holds the TLS layer (STARTTLS to the next hop),
+// go-smtp's own writer is used.
+//
+// # Logging
+//
+// Every line about a message carries its random msg_id, which is also in
+// the trace header and in the 250 reply. Content, subjects, tokens and
+// access codes are never logged; addresses only at debug level.
+package smtpproxy
