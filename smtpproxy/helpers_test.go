@@ -168,6 +168,16 @@ func (h *harness) assertNothingStored() {
 	}
 }
 
+// hasBlob reports whether storage.dir holds a blob.
+func (h *harness) hasBlob() bool {
+	found := false
+	_ = filepath.WalkDir(filepath.Join(h.dir, "blobs"), func(_ string, d fs.DirEntry, err error) error {
+		found = found || (err == nil && d.Type().IsRegular())
+		return nil
+	})
+	return found
+}
+
 // wantReply checks an SMTP error's code and enhanced code.
 func wantReply(t *testing.T, err error, code int, enh smtp.EnhancedCode) *smtp.SMTPError {
 	t.Helper()

@@ -440,3 +440,31 @@ func TestPoolBound(t *testing.T) {
 	a.cmd("QUIT", 221)
 	b.cmd("QUIT", 221)
 }
+
+// TestShutdownHard: a message still arriving when the shutdown bound ends
+// is cut off; its stored files are removed and nothing reaches the next hop.
+func TestShutdownHard(t *testing.T) {
+	t.Parallel()
+	h := start(t, func(c *Config, _ *smtptest.Options) { c.ShutdownTimeout = 200 * time.Millisecond })
+	rc := dialRaw(t, h.addr)
+	rc.cmd("EHLO client.test", 250)
+	rc.cmd("MAIL FROM:<clerk@example.org>", 250)
+	rc.cmd("RCPT TO:<citizen@example.net>", 250)
+	rc.cmd("DATA", 354)
+	// The first attachment is complete (and stored), the second has begun.
+	msg := &taggedMessage{subject: "[secure1] Bescheid", files: threeFiles(64 << 10)}
+	b := msg.bytes()
+	rc.write(string(b[:bytes.Index(b, []byte("scan.bin"))]))
+	// Wait until a blob exists, so that the cut-off has something to
+	// remove (the vault offers no event to wait on).
+	for deadline := time.Now().Add(10 * time.Second); !h.hasBlob(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no blob stored")
+		}
+	}
+	h.stop()
+	if n := len(h.hop.Messages()); n != 0 {
+		t.Errorf("next hop got %d message(s)", n)
+	}
+	h.assertNothingStored()
+}
