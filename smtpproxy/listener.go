@@ -52,6 +52,13 @@ func (l *guardListener) refuse(c net.Conn, ip netip.Addr) {
 		defer func() { <-l.refusals }()
 		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 		_, _ = io.WriteString(c, "554 5.7.1 "+headerSafe(l.s.cfg.Hostname)+" access denied\r\n")
+		// Closing with unread input would reset the connection and could
+		// destroy the reply before the client reads it: end our side,
+		// then drain a little of what the client sent.
+		if tc, ok := c.(interface{ CloseWrite() error }); ok {
+			_ = tc.CloseWrite()
+			_, _ = io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+		}
 		_ = c.Close()
 	}()
 }
