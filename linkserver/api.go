@@ -30,22 +30,43 @@ var apiErrors = map[string]string{
 	"gone":         "this transfer is no longer available: it expired or was withdrawn",
 	"rate_limited": "too many attempts; retry later",
 	"internal":     "internal error; retry later",
+	"withdrawn":    "this transfer was withdrawn by its sender",
+	"locked":       "this transfer is locked after too many wrong sign-in codes; its sender was told",
+
+	"invalid_address":  "this is not a valid e-mail address",
+	"mail_unavailable": "sign-in is not available: this server cannot send mail",
+	"send_failed":      "the code could not be sent; retry later",
+	"wrong_code":       "the code is not right",
+	"no_code":          "no valid code for this address; request a new one",
+	"too_many_tries":   "this code was tried too often; request a new one",
+	"bad_json":         "the body must be a JSON object with the documented fields",
+	"bad_type":         "the body must be sent as Content-Type: application/json",
 }
 
-// manifest serves a transfer's manifest. Level 2 and above without a
-// session get only the level, the expiry and "sign_in_required": true.
+// signInReasons are the problems whose key the API also gives as "reason",
+// so that scripts can tell them apart.
+var signInReasons = map[string]bool{
+	"invalid_address": true, "mail_unavailable": true, "send_failed": true,
+	"wrong_code": true, "no_code": true, "too_many_tries": true,
+}
+
+// manifest serves a transfer's manifest. Level 2 and above, until the
+// visitor is signed in as a recipient, get only the level, the expiry and
+// "sign_in_required": true; signed in as anyone else, what a wrong token
+// gets.
 func (s *Server) manifest(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	tr, p := s.findTransfer(r, token)
+	var signIn bool
+	if p == nil {
+		_, signIn, p = s.recipientGate(r, tr)
+	}
 	if p != nil {
-		if p.status == http.StatusTooManyRequests {
-			w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(p.retry)))
-		}
-		s.writeJSON(w, r, p.status, map[string]string{"error": apiErrors[p.key]})
+		s.apiProblem(w, r, p)
 		return
 	}
 	m := manifestJSON{Level: tr.Level, ExpiresAt: tr.ExpiresAt.UTC()}
-	if tr.Level >= 2 {
+	if signIn {
 		m.SignInRequired = true
 	} else {
 		m.Sender = tr.Sender
@@ -58,6 +79,19 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.writeJSON(w, r, http.StatusOK, m)
+}
+
+// apiProblem answers p in JSON: {"error": sentence}, plus "reason" for
+// sign-in problems, and Retry-After when rate limited.
+func (s *Server) apiProblem(w http.ResponseWriter, r *http.Request, p *problem) {
+	if p.status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(p.retry)))
+	}
+	body := map[string]string{"error": apiErrors[p.key]}
+	if signInReasons[p.key] {
+		body["reason"] = p.key
+	}
+	s.writeJSON(w, r, p.status, body)
 }
 
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {

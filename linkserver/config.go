@@ -31,6 +31,10 @@ type Config struct {
 	// ImprintURL and PrivacyURL are branding.imprint_url and
 	// branding.privacy_url, linked from every page's footer when set.
 	ImprintURL, PrivacyURL string
+	// Receipts is notify.receipts: a recipient's first complete download of
+	// a file at level 2 or above sends the clerk a signed receipt (through
+	// the Notifier given to New).
+	Receipts bool
 	// Dev relaxes nothing security-related; it only marks the pages as a
 	// development instance.
 	Dev bool

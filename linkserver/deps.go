@@ -3,6 +3,7 @@ package linkserver
 import (
 	"context"
 	"io"
+	"time"
 
 	"sealgate/vault"
 )
@@ -13,4 +14,25 @@ type Vault interface {
 	TransferByToken(ctx context.Context, token string) (vault.Transfer, error)
 	TokenForAccessCode(ctx context.Context, code string) (string, error)
 	OpenFile(ctx context.Context, transferID, fileID string) (io.ReadCloser, vault.File, error)
+
+	// Sign-in and sessions.
+	StartLogin(ctx context.Context, email string) (string, error)
+	VerifyLogin(ctx context.Context, email, code string) (bool, error)
+	TouchAccount(ctx context.Context, email, lang string) (vault.Account, error)
+	NewSession(ctx context.Context, email string) (string, error)
+	SessionEmail(ctx context.Context, token string) (string, error)
+	EndSession(ctx context.Context, token string) error
+	RecordFailedCode(ctx context.Context, transferID string) (locked, justLocked bool, err error)
+
+	// The clerk's status page.
+	TransferBySenderToken(ctx context.Context, token string) (vault.Transfer, error)
+	Downloads(ctx context.Context, transferID string) ([]vault.Download, error)
+	Revoke(ctx context.Context, transferID string) error
+
+	// Download records and receipts.
+	RecordDownload(ctx context.Context, transferID, fileID, email string, at time.Time) (bool, error)
+	SignReceipt(ctx context.Context, text string) (string, error)
+	ReceiptPublicKey() []byte
 }
+
+var _ Vault = (*vault.Vault)(nil)

@@ -24,8 +24,9 @@ const (
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, copyChunk); return &b }}
 
 // download streams a file's decrypted plaintext (levels 1 and 2; level 2
-// needs a session, which comes with sign-in). HEAD answers from the stored
-// metadata without decrypting anything.
+// needs a recipient's session, see recipientGate). HEAD answers from the
+// stored metadata without decrypting anything. A complete download of the
+// whole file is counted (see countDownload).
 //
 // Range requests are served by decrypting from the start of the file and
 // discarding the bytes before the range: the stored OpenPGP message has no
@@ -34,13 +35,22 @@ var chunkPool = sync.Pool{New: func() any { b := make([]byte, copyChunk); return
 // full download; resuming a broken download costs what the first attempt
 // already read.
 func (s *Server) download(w http.ResponseWriter, r *http.Request) {
+	counted := false
+	if s.downloadDone != nil {
+		defer func() { s.downloadDone(counted) }()
+	}
 	token := r.PathValue("token")
 	tr, p := s.findTransfer(r, token)
 	if p != nil {
 		s.problemPage(w, r, p)
 		return
 	}
-	if tr.Level >= 2 {
+	who, signIn, p := s.recipientGate(r, tr)
+	if p != nil {
+		s.problemPage(w, r, p)
+		return
+	}
+	if signIn {
 		s.errorPage(w, r, http.StatusForbidden, "page.error.signin")
 		return
 	}
@@ -114,6 +124,16 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 		// sees a broken download, never a silently short file.
 		panic(http.ErrAbortHandler)
 	}
+	// Only the whole file, every byte handed to the connection and the
+	// final authentication tag checked (copyOut with toEOF), is a download;
+	// HEAD, ranges and broken transfers never get here.
+	if outcome == rangePartial || !toEOF {
+		return
+	}
+	if err := rc.Flush(); err != nil {
+		return // the client is gone: the last bytes never reached it
+	}
+	counted = s.countDownload(r, tr, f, who)
 }
 
 // openAt opens the plaintext and discards the bytes before offset.
@@ -144,8 +164,12 @@ func (s *Server) fileError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, vault.ErrNotFound):
 		s.problemPage(w, r, problemNotFound)
-	case errors.Is(err, vault.ErrExpired), errors.Is(err, vault.ErrRevoked):
+	case errors.Is(err, vault.ErrRevoked):
+		s.problemPage(w, r, problemWithdrawn)
+	case errors.Is(err, vault.ErrExpired):
 		s.problemPage(w, r, problemGone)
+	case errors.Is(err, vault.ErrLocked):
+		s.problemPage(w, r, problemLocked)
 	case errors.Is(err, vault.ErrEndToEnd):
 		s.errorPage(w, r, http.StatusForbidden, "page.error.signin")
 	default:
@@ -185,6 +209,9 @@ func ifRangeAllows(r *http.Request, etag string) bool {
 // Before each chunk it renews the write deadline, so the whole download may
 // take as long as the client keeps taking data.
 func copyOut(w http.ResponseWriter, rc *http.ResponseController, src io.Reader, n int64, toEOF bool) error {
+	if n == 0 && toEOF {
+		return checkEOF(src) // an empty file has a tag too
+	}
 	ra := startReadAhead(src, n, toEOF)
 	defer ra.stop()
 	for c := range ra.full {

@@ -69,11 +69,16 @@ type env struct {
 	srv   *Server
 	http  *httptest.Server
 	logs  *syncBuffer
+	notes *fakeNotifier
+	// done receives, for each download request that ended, whether it
+	// was counted (see Server.downloadDone).
+	done chan bool
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), clock: &testClock{t: time.Date(2026, 3, 10, 9, 30, 0, 0, time.UTC)}, logs: &syncBuffer{}}
+	e := &env{t: t, dir: t.TempDir(), clock: &testClock{t: time.Date(2026, 3, 10, 9, 30, 0, 0, time.UTC)}, logs: &syncBuffer{},
+		notes: &fakeNotifier{}, done: make(chan bool, 1024)}
 	v, err := vault.Open(context.Background(), vault.Config{Dir: e.dir, TransferDays: 60, Now: e.clock.now})
 	if err != nil {
 		t.Fatalf("opening vault: %v", err)
@@ -84,15 +89,32 @@ func newEnv(t testing.TB) *env {
 	return e
 }
 
-// start serves s over a loopback listener. PublicURL is only known once the
-// listener exists, so the server is built after it.
+// start serves s over a loopback listener, with receipts on and the fake
+// notifier. PublicURL is only known once the listener exists, so the server
+// is built after it.
 func (e *env) start(v Vault) {
+	e.startWith(v, func(*Config) {}, WithNotifier(e.notes))
+}
+
+// startWith is start with changes to the configuration and other options.
+func (e *env) startWith(v Vault, change func(*Config), opts ...Option) {
 	t := e.t
 	hs := httptest.NewUnstartedServer(nil)
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := New(Config{PublicURL: "http://" + hs.Listener.Addr().String(), BrandingName: "Stadt Musterhausen"}, v, nil, log)
+	cfg := Config{PublicURL: "http://" + hs.Listener.Addr().String(), BrandingName: "Stadt Musterhausen", Receipts: true}
+	change(&cfg)
+	srv, err := New(cfg, v, nil, log, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
+	}
+	// The vault's clock drives the rate limits too: they refill only
+	// when a test moves the clock.
+	srv.now = e.clock.now
+	srv.downloadDone = func(counted bool) {
+		select {
+		case e.done <- counted:
+		default: // nobody is counting (benchmarks)
+		}
 	}
 	hs.Config.Handler = srv.Handler()
 	hs.Start()
@@ -131,18 +153,31 @@ func (f testFile) sum() string {
 
 type stored struct {
 	id, token, code string
+	sender          string // the sender status token
 	files           []vault.File
 }
 
-// add stores and commits a transfer.
+// Addresses of the transfers that add stores.
+const (
+	clerk   = "sachbearbeitung@musterhausen.example"
+	citizen = "buerger@example.org"
+)
+
+// add stores and commits a transfer from clerk to citizen.
 func (e *env) add(level int, files ...testFile) stored {
 	e.t.Helper()
+	return e.addFor(level, []string{citizen}, files...)
+}
+
+// addFor stores and commits a transfer from clerk to recipients.
+func (e *env) addFor(level int, recipients []string, files ...testFile) stored {
+	e.t.Helper()
 	ctx := context.Background()
-	d, err := e.v.BeginTransfer(ctx, vault.NewTransfer{Level: level, Sender: "sachbearbeitung@musterhausen.example", Recipients: []string{"buerger@example.org"}})
+	d, err := e.v.BeginTransfer(ctx, vault.NewTransfer{Level: level, Sender: clerk, Recipients: recipients})
 	if err != nil {
 		e.t.Fatalf("BeginTransfer: %v", err)
 	}
-	st := stored{id: d.ID(), token: d.Token(), code: d.AccessCode()}
+	st := stored{id: d.ID(), token: d.Token(), code: d.AccessCode(), sender: d.SenderToken()}
 	for _, f := range files {
 		vf, err := d.AddFile(ctx, f.name, f.contentType, f.reader())
 		if err != nil {

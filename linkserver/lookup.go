@@ -12,7 +12,7 @@ import (
 // pages and the API answer with.
 type problem struct {
 	status int
-	key    string        // "not_found", "gone", "rate_limited", "internal"
+	key    string        // "not_found", "gone", "withdrawn", "locked", "rate_limited", "internal", or a sign-in problem (login.go)
 	retry  time.Duration // for rate_limited
 }
 
@@ -20,13 +20,18 @@ var (
 	problemNotFound = &problem{status: http.StatusNotFound, key: "not_found"}
 	problemGone     = &problem{status: http.StatusGone, key: "gone"}
 	problemInternal = &problem{status: http.StatusInternalServerError, key: "internal"}
+	// problemWithdrawn is a transfer its clerk or the admin revoked.
+	problemWithdrawn = &problem{status: http.StatusGone, key: "withdrawn"}
+	// problemLocked is a transfer locked after too many wrong sign-in
+	// codes; 423 says the resource exists but is locked.
+	problemLocked = &problem{status: http.StatusLocked, key: "locked"}
 )
 
 // guarded runs a look-up of a secret (a token or an access code) under the
 // guessing limit: a token is spent before asking, so concurrent guesses
 // cannot slip past the limit, and given back when the look-up found
-// something real. Only a failed guess stays charged; ErrExpired and
-// ErrRevoked cannot come from a wrong guess, so they are free. The vault is
+// something real. Only a failed guess stays charged; ErrExpired, ErrRevoked
+// and ErrLocked cannot come from a wrong guess, so they are free. The vault is
 // not asked at all once the client or its subnet is over the limit.
 func (s *Server) guarded(r *http.Request, what string, lookup func() error) *problem {
 	addr := s.clients.of(r)
@@ -41,8 +46,12 @@ func (s *Server) guarded(r *http.Request, what string, lookup func() error) *pro
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, vault.ErrExpired), errors.Is(err, vault.ErrRevoked):
+	case errors.Is(err, vault.ErrRevoked):
+		return problemWithdrawn
+	case errors.Is(err, vault.ErrExpired):
 		return problemGone
+	case errors.Is(err, vault.ErrLocked):
+		return problemLocked
 	case r.Context().Err() != nil:
 		return problemInternal // the client went away; nobody reads the answer
 	default:

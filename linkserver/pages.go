@@ -56,8 +56,9 @@ func (s *Server) accessCode(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, p.status, "home", v)
 }
 
-// transferPage lists a transfer's files. Level 2 and above show only that
-// sign-in is needed; no file data is shown before that.
+// transferPage lists a transfer's files. At level 2 and above it shows,
+// until the visitor is signed in as a recipient, only the level, the expiry
+// and the sign-in form: no sender, no file.
 func (s *Server) transferPage(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	tr, p := s.findTransfer(r, token)
@@ -65,17 +66,24 @@ func (s *Server) transferPage(w http.ResponseWriter, r *http.Request) {
 		s.problemPage(w, r, p)
 		return
 	}
+	_, signIn, p := s.recipientGate(r, tr)
+	if p != nil {
+		s.problemPage(w, r, p)
+		return
+	}
 	v := s.newView(w, r)
 	exp := tr.ExpiresAt.Local()
 	tv := &transferView{
-		Sender:       tr.Sender,
 		Level:        s.text.T(v.Lang, "page.level."+strconv.Itoa(tr.Level)),
 		ExpiresDate:  s.text.Date(v.Lang, exp),
 		ExpiresFull:  s.text.DateTime(v.Lang, exp),
 		ExpiresISO:   exp.Format(time.RFC3339),
-		SignInNeeded: tr.Level >= 2,
+		SignInNeeded: signIn,
 	}
-	if !tv.SignInNeeded {
+	if signIn {
+		v.SignIn = &signInView{CSRF: s.csrf.token(w, r), Next: transferPath(token)}
+	} else {
+		tv.Sender = tr.Sender
 		for _, f := range tr.Files {
 			tv.Files = append(tv.Files, fileView{
 				Name: f.Name,

@@ -31,16 +31,28 @@ var (
 		client: limit{every: 5 * time.Second, burst: 20, maxKeys: 10000},
 		subnet: limit{every: time.Second, burst: 100, maxKeys: 10000},
 	}
+	// mailLimits charge every request for a sign-in code, whatever its
+	// outcome: each one mails an address of the requester's choosing, so a
+	// client must not turn the gateway into a mail cannon.
+	mailLimits = guardLimits{
+		client: limit{every: time.Minute, burst: 10, maxKeys: 10000},
+		subnet: limit{every: 20 * time.Second, burst: 30, maxKeys: 10000},
+	}
+	// addressLimit charges every sign-in code mailed to one address,
+	// requested from anywhere: three at once (a lost mail, a second try),
+	// then one every three minutes, so nobody floods a person's inbox.
+	addressLimit = limit{every: 3 * time.Minute, burst: 3, maxKeys: 10000}
 )
 
-// limiter holds token buckets by prefix. It never sleeps and starts no
-// goroutine: a refused caller learns at once how long to wait. Memory is
-// bounded by maxKeys; a bucket that has refilled is the same as none, so
-// such buckets are swept when room is needed.
-type limiter struct {
+// limiter holds token buckets by key (a client's prefix, an e-mail
+// address). It never sleeps and starts no goroutine: a refused caller learns
+// at once how long to wait. Memory is bounded by maxKeys; a bucket that has
+// refilled is the same as none, so such buckets are swept when room is
+// needed.
+type limiter[K comparable] struct {
 	limit
 	mu      sync.Mutex
-	buckets map[netip.Prefix]bucket
+	buckets map[K]bucket
 	swept   time.Time
 }
 
@@ -49,19 +61,19 @@ type bucket struct {
 	at     time.Time
 }
 
-func newLimiter(l limit) *limiter {
-	return &limiter{limit: l, buckets: make(map[netip.Prefix]bucket)}
+func newLimiter[K comparable](l limit) *limiter[K] {
+	return &limiter[K]{limit: l, buckets: make(map[K]bucket)}
 }
 
 // level returns the bucket's tokens at now.
-func (l *limiter) level(b bucket, now time.Time) float64 {
+func (l *limiter[K]) level(b bucket, now time.Time) float64 {
 	t := b.tokens + float64(now.Sub(b.at))/float64(l.every)
 	return min(t, l.burst)
 }
 
 // take spends one token of key. When none is left it spends nothing and
 // returns how long until one is available.
-func (l *limiter) take(key netip.Prefix, now time.Time) time.Duration {
+func (l *limiter[K]) take(key K, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[key]
@@ -80,7 +92,7 @@ func (l *limiter) take(key netip.Prefix, now time.Time) time.Duration {
 
 // refund gives back a token spent on something that turned out not to need
 // limiting (a look-up that found what it was looking for).
-func (l *limiter) refund(key netip.Prefix, now time.Time) {
+func (l *limiter[K]) refund(key K, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[key]
@@ -97,7 +109,7 @@ func (l *limiter) refund(key netip.Prefix, now time.Time) {
 // makeRoom keeps the map below maxKeys. Sweeping is O(n), so it runs at most
 // once per second; if every bucket is still in use, one arbitrary bucket is
 // forgotten, which at worst gives that client a fresh burst.
-func (l *limiter) makeRoom(now time.Time) {
+func (l *limiter[K]) makeRoom(now time.Time) {
 	if len(l.buckets) < l.maxKeys {
 		return
 	}
@@ -118,10 +130,10 @@ func (l *limiter) makeRoom(now time.Time) {
 }
 
 // guard limits per client and per subnet together.
-type guard struct{ client, subnet *limiter }
+type guard struct{ client, subnet *limiter[netip.Prefix] }
 
 func newGuard(g guardLimits) *guard {
-	return &guard{client: newLimiter(g.client), subnet: newLimiter(g.subnet)}
+	return &guard{client: newLimiter[netip.Prefix](g.client), subnet: newLimiter[netip.Prefix](g.subnet)}
 }
 
 // take spends a token of the client and of its subnet, or neither; when

@@ -9,7 +9,7 @@ import (
 
 func TestLimiterRefusesAndRefills(t *testing.T) {
 	t.Parallel()
-	l := newLimiter(limit{every: 10 * time.Second, burst: 3, maxKeys: 100})
+	l := newLimiter[netip.Prefix](limit{every: 10 * time.Second, burst: 3, maxKeys: 100})
 	k := netip.MustParsePrefix("192.0.2.1/32")
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 3 {
@@ -38,7 +38,7 @@ func TestLimiterRefusesAndRefills(t *testing.T) {
 
 func TestLimiterStaysBounded(t *testing.T) {
 	t.Parallel()
-	l := newLimiter(limit{every: time.Minute, burst: 2, maxKeys: 50})
+	l := newLimiter[netip.Prefix](limit{every: time.Minute, burst: 2, maxKeys: 50})
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 10000 {
 		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
@@ -49,7 +49,7 @@ func TestLimiterStaysBounded(t *testing.T) {
 	}
 	// Refilled buckets are swept first; a client that is still limited
 	// keeps its state.
-	l2 := newLimiter(limit{every: time.Second, burst: 1, maxKeys: 3})
+	l2 := newLimiter[netip.Prefix](limit{every: time.Second, burst: 1, maxKeys: 3})
 	for i := range 2 {
 		l2.take(netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), 32), t0)
 	}

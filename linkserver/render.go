@@ -14,15 +14,16 @@ import (
 //go:embed assets/templates/*.html
 var templateFS embed.FS
 
-// pageNames are the page templates; each is parsed together with the layout.
-var pageNames = []string{"home", "transfer", "error"}
+// pageNames are the page templates; each is parsed together with the layout
+// and the shared forms.
+var pageNames = []string{"home", "transfer", "error", "signin", "code", "status"}
 
 type pages struct{ tmpl map[string]*template.Template }
 
 func loadPages() (*pages, error) {
 	p := &pages{tmpl: make(map[string]*template.Template)}
 	for _, name := range pageNames {
-		t, err := template.ParseFS(templateFS, "assets/templates/layout.html", "assets/templates/"+name+".html")
+		t, err := template.ParseFS(templateFS, "assets/templates/layout.html", "assets/templates/forms.html", "assets/templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", name, err)
 		}
@@ -44,9 +45,19 @@ type view struct {
 	// Switch links to the same page in the other language.
 	Switch struct{ Lang, Name, URL string }
 
+	// Visitor is the address the browser is signed in as, shown with a
+	// sign-out button; empty when not signed in.
+	Visitor string
+	SignOut struct{ CSRF, Next string }
+
 	Home     *homeView
 	Transfer *transferView
 	Error    *errorView
+	// SignIn is the sign-in form, on its own page or inside the transfer
+	// and status pages.
+	SignIn *signInView
+	Code   *codeView
+	Status *statusView
 
 	cat *catalog.Catalog
 }
@@ -61,7 +72,7 @@ type homeView struct {
 }
 
 type transferView struct {
-	Sender       string
+	Sender       string // empty until the visitor may see the files
 	Level        string
 	ExpiresDate  string
 	ExpiresFull  string
@@ -80,6 +91,21 @@ type errorView struct {
 	Title, Text string
 }
 
+type signInView struct {
+	CSRF    string
+	Next    string // where to go once signed in (see safeNext)
+	Email   string // as typed, shown again after a mistake
+	Message string // catalog key of the error, if any
+}
+
+type codeView struct {
+	CSRF    string
+	Next    string
+	Email   string // the address the code went to, normalised
+	Sent    bool   // a code was just sent (rather than a wrong one typed)
+	Message string // catalog key of the error, if any
+}
+
 // newView prepares the page frame: language (which may set the lang
 // cookie), nonce, branding and the language switch.
 func (s *Server) newView(w http.ResponseWriter, r *http.Request) *view {
@@ -92,6 +118,13 @@ func (s *Server) newView(w http.ResponseWriter, r *http.Request) *view {
 		Imprint: s.cfg.ImprintURL,
 		Privacy: s.cfg.PrivacyURL,
 		cat:     s.text,
+	}
+	// A failed look-up only costs the header line; the page itself asks
+	// again where it matters.
+	if email, err := s.signedIn(r); err == nil && email != "" {
+		v.Visitor = email
+		v.SignOut.CSRF = s.csrf.token(w, r)
+		v.SignOut.Next = safeNext(r.URL.Path)
 	}
 	// With two languages the switch offers the other one; with more, the
 	// first that is not the current one (a language menu comes with full

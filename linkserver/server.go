@@ -37,18 +37,26 @@ type Server struct {
 	pages   *pages
 	csrf    csrfGuard
 	clients clientIP
-	guesses *guard // failed token and code look-ups
+	guesses *guard // failed token, access-code and sign-in-code look-ups
 	forms   *guard // access-code form submissions, right or wrong
-	tls     *tls.Config
-	logo    *logo
-	now     func() time.Time
+	mails   *guard // sign-in codes requested, per client
+	// addresses limits sign-in codes per recipient address (normalised).
+	addresses *limiter[string]
+	notifier  Notifier
+	tls       *tls.Config
+	logo      *logo
+	now       func() time.Time
 	// timeouts of the HTTP server; tests shorten them.
 	timeouts struct{ readHeader, read, write, idle time.Duration }
+	// downloadDone, when set (by tests), is called as each download
+	// handler ends, saying whether the download was counted.
+	downloadDone func(counted bool)
 }
 
 // New builds the server. v is normally a *vault.Vault; a nil cat loads the
-// embedded catalog, a nil log discards.
-func New(cfg Config, v Vault, cat *catalog.Catalog, log *slog.Logger) (*Server, error) {
+// embedded catalog, a nil log discards. Options add what not every caller
+// has, such as WithNotifier.
+func New(cfg Config, v Vault, cat *catalog.Catalog, log *slog.Logger, opts ...Option) (*Server, error) {
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, fmt.Errorf("linkserver: %w", errors.Join(errs...))
 	}
@@ -81,18 +89,23 @@ func New(cfg Config, v Vault, cat *catalog.Catalog, log *slog.Logger) (*Server, 
 		return nil, fmt.Errorf("linkserver: csrf key: %w", err)
 	}
 	s := &Server{
-		cfg:     cfg,
-		vault:   v,
-		text:    cat,
-		log:     log,
-		mux:     http.NewServeMux(),
-		pages:   pg,
-		csrf:    csrfGuard{key: key, secure: cfg.secure()},
-		clients: clientIP{trusted: cfg.TrustedProxies},
-		guesses: newGuard(guessLimits),
-		forms:   newGuard(formLimits),
-		logo:    lg,
-		now:     time.Now,
+		cfg:       cfg,
+		vault:     v,
+		text:      cat,
+		log:       log,
+		mux:       http.NewServeMux(),
+		pages:     pg,
+		csrf:      csrfGuard{key: key, secure: cfg.secure()},
+		clients:   clientIP{trusted: cfg.TrustedProxies},
+		guesses:   newGuard(guessLimits),
+		forms:     newGuard(formLimits),
+		mails:     newGuard(mailLimits),
+		addresses: newLimiter[string](addressLimit),
+		logo:      lg,
+		now:       time.Now,
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	s.timeouts.readHeader, s.timeouts.read = readHeaderTimeout, readTimeout
 	s.timeouts.write, s.timeouts.idle = writeTimeout, idleTimeout
@@ -113,6 +126,16 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /t/{token}", s.transferPage)
 	s.mux.HandleFunc("GET /t/{token}/f/{fileID}", s.download)
 	s.mux.HandleFunc("GET /api/v1/transfers/{token}", s.manifest)
+	s.mux.HandleFunc("GET /login", s.signInPage)
+	s.mux.Handle("POST /login", s.csrf.protect(s, http.HandlerFunc(s.loginStartForm)))
+	s.mux.Handle("POST /login/verify", s.csrf.protect(s, http.HandlerFunc(s.loginVerifyForm)))
+	s.mux.Handle("POST /logout", s.csrf.protect(s, http.HandlerFunc(s.logoutForm)))
+	s.mux.Handle("POST /api/v1/login/start", s.jsonPost(s.loginStartAPI))
+	s.mux.Handle("POST /api/v1/login/verify", s.jsonPost(s.loginVerifyAPI))
+	s.mux.Handle("POST /api/v1/logout", s.jsonPost(s.logoutAPI))
+	s.mux.HandleFunc("GET /s/{token}", s.statusPage)
+	s.mux.Handle("POST /s/{token}/revoke", s.csrf.protect(s, http.HandlerFunc(s.revoke)))
+	s.mux.HandleFunc("GET /.well-known/sealgate/receipt-key.asc", s.receiptKey)
 	s.mux.HandleFunc("GET /static/{name}", s.asset)
 	s.mux.HandleFunc("GET /static/logo", s.serveLogo)
 	s.mux.HandleFunc("/api/", s.apiNotFound)
@@ -133,6 +156,7 @@ func (s *Server) Handler() http.Handler {
 	_ = cop.AddTrustedOrigin(s.cfg.PublicURL) // validated in New
 	h = cop.Handler(h)
 	h = s.accessLog(h)
+	h = s.visitorScope(h)
 	return s.securityHeaders(h)
 }
 
