@@ -54,8 +54,9 @@ type fileConfig struct {
 		Dir string `mapstructure:"dir"`
 	} `mapstructure:"storage"`
 	Retention struct {
-		TransferDays        int `mapstructure:"transfer_days"`
-		AccountInactiveDays int `mapstructure:"account_inactive_days"`
+		TransferDays        int    `mapstructure:"transfer_days"`
+		AccountInactiveDays int    `mapstructure:"account_inactive_days"`
+		SweepInterval       string `mapstructure:"sweep_interval"`
 	} `mapstructure:"retention"`
 	Policy struct {
 		DefaultLevel int `mapstructure:"default_level"`
@@ -125,6 +126,7 @@ var defaults = map[string]any{
 	"storage.dir":                     "/var/lib/sealgate",
 	"retention.transfer_days":         60,
 	"retention.account_inactive_days": 90,
+	"retention.sweep_interval":        "1h",
 	"policy.default_level":            0,
 	"policy.rules":                    []any{},
 	"branding.name":                   "sealgate",
@@ -181,9 +183,7 @@ func decode(v *viper.Viper) (fileConfig, error) {
 func splitList(in []string) []string {
 	var out []string
 	for _, s := range in {
-		for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-			out = append(out, f)
-		}
+		out = append(out, strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })...)
 	}
 	return out
 }
