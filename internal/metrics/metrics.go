@@ -38,6 +38,12 @@ const (
 	SignInLimited   = "rate_limited" // refused by a rate limit before any check
 )
 
+// Relay failure kinds (RelayFailure): the failures an operator alerts on.
+const (
+	FailureDKIM       = "dkim_sign"   // a message was held with 451 because signing failed
+	FailureSenderCopy = "sender_copy" // a message went out; the clerk's copy did not
+)
+
 // Warning kinds (WarningSent, WarningFailed).
 const (
 	WarningAccountInactive = "account_inactive"
@@ -51,6 +57,7 @@ var (
 	outcomes      = []string{OutcomeRelayed, OutcomeRefused, OutcomeTempfail}
 	signInResults = []string{SignInOK, SignInWrongCode, SignInNoCode, SignInTooMany, SignInLimited}
 	warningKinds  = []string{WarningAccountInactive, WarningExpiredUnread}
+	failureKinds  = []string{FailureDKIM, FailureSenderCopy}
 	purgedKinds   = []string{"transfers", "files", "accounts", "sessions", "login_codes", "keys", "orphans"}
 )
 
@@ -60,6 +67,7 @@ type Metrics struct {
 
 	messages     *prometheus.CounterVec
 	relayLatency *prometheus.HistogramVec
+	relayFails   *prometheus.CounterVec
 	storedBytes  *prometheus.CounterVec
 	downloads    *prometheus.CounterVec
 	downloadB    *prometheus.CounterVec
@@ -88,6 +96,10 @@ func New() *Metrics {
 			// message stored and relayed (minutes).
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300},
 		}, []string{"level"}),
+		relayFails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sealgate_relay_failures_total",
+			Help: "Relay failures an operator alerts on, by kind (dkim_sign: message held with 451; sender_copy: the clerk's copy was not sent).",
+		}, []string{"kind"}),
 		storedBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sealgate_stored_bytes_total",
 			Help: "Plaintext bytes of attachments stored (encrypted) in the vault, by security level.",
@@ -132,7 +144,7 @@ func New() *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.messages, m.relayLatency, m.storedBytes, m.downloads, m.downloadB, m.signIns, m.codesSent,
+		m.messages, m.relayLatency, m.relayFails, m.storedBytes, m.downloads, m.downloadB, m.signIns, m.codesSent,
 		m.purged, m.sweeps, m.lastSweep, m.warnings, m.warnFailures,
 	)
 	// Every series exists from the start at zero, so that rate() and
@@ -145,6 +157,9 @@ func New() *Metrics {
 		m.storedBytes.WithLabelValues(l)
 		m.downloads.WithLabelValues(l)
 		m.downloadB.WithLabelValues(l)
+	}
+	for _, k := range failureKinds {
+		m.relayFails.WithLabelValues(k)
 	}
 	for _, r := range signInResults {
 		m.signIns.WithLabelValues(r)
@@ -187,6 +202,16 @@ func (m *Metrics) MessageDone(level int, outcome string, d time.Duration, stored
 	if outcome == OutcomeRelayed && storedBytes > 0 {
 		m.storedBytes.WithLabelValues(l).Add(float64(storedBytes))
 	}
+}
+
+// RelayFailure records one relay failure of kind (FailureDKIM,
+// FailureSenderCopy); smtpproxy calls it when its Observer implements
+// smtpproxy.FailureObserver.
+func (m *Metrics) RelayFailure(kind string) {
+	if m == nil {
+		return
+	}
+	m.relayFails.WithLabelValues(oneOf(kind, failureKinds)).Inc()
 }
 
 // Download records one complete file download of bytes bytes from a

@@ -86,6 +86,7 @@ func TestCountersMoveAndLabelsStayBounded(t *testing.T) {
 	m.Purged(2, 3, 1, 0, 0, 0, 0)
 	m.SweepDone(true, time.Unix(1700000000, 0))
 	m.WarningSent(WarningExpiredUnread)
+	m.RelayFailure(FailureSenderCopy)
 
 	after := scrape(t, m)
 	checks := []struct {
@@ -109,6 +110,8 @@ func TestCountersMoveAndLabelsStayBounded(t *testing.T) {
 		{"sealgate_retention_sweeps_total", map[string]string{"result": "ok"}, 1},
 		{"sealgate_retention_last_success_timestamp_seconds", nil, 1700000000},
 		{"sealgate_warnings_sent_total", map[string]string{"kind": "expired_unread"}, 1},
+		{"sealgate_relay_failures_total", map[string]string{"kind": "sender_copy"}, 1},
+		{"sealgate_relay_failures_total", map[string]string{"kind": "dkim_sign"}, 0},
 	}
 	for _, c := range checks {
 		if got, n := value(after, c.name, c.labels); n == 0 || got != c.want {
@@ -149,4 +152,5 @@ func TestNilMetricsIsANoOp(t *testing.T) {
 	m.SweepDone(false, time.Now())
 	m.WarningSent(WarningAccountInactive)
 	m.WarningFailed(WarningAccountInactive)
+	m.RelayFailure(FailureDKIM)
 }
