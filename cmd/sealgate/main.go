@@ -34,6 +34,7 @@ func rootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().String("config", "", "configuration file (YAML); see configs/sealgate.example.yaml")
 	root.AddCommand(serveCmd(), checkConfigCmd(), versionCmd(), dkimCmd())
+	root.AddCommand(transfersCmd(), accountsCmd(), purgeCmd(), receiptsCmd(), keysCmd())
 	return root
 }
 

@@ -9,13 +9,16 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"sealgate/catalog"
+	"sealgate/internal/adminapi"
 	"sealgate/internal/devoutbox"
+	"sealgate/internal/metrics"
 	"sealgate/linkserver"
 	"sealgate/smtpproxy"
 	"sealgate/vault"
@@ -118,6 +121,11 @@ func run(ctx context.Context, s settings, lns *listeners, log *slog.Logger) erro
 		return fmt.Errorf("open storage: %w", err)
 	}
 	defer v.Close()
+	secret, err := adminapi.EnsureSecret(filepath.Join(s.Vault.Dir, adminapi.SecretFile))
+	if err != nil {
+		return err
+	}
+	obs := metrics.New()
 	cat, err := catalog.New()
 	if err != nil {
 		return fmt.Errorf("catalog: %w", err)
@@ -144,42 +152,20 @@ func run(ctx context.Context, s settings, lns *listeners, log *slog.Logger) erro
 	if outbox != nil {
 		web.Handle("/dev/outbox/", outbox.Handler("/dev/outbox"))
 	}
-	admin := adminServer(v, s.SMTP.NextHop)
+	// The Warner (retention warning mails) comes from the notify package;
+	// until it is wired, nil: the sweeper purges and says that it warns nobody.
+	sweep := newSweeper(v, nil, obs, log.With("component", "retention"), s.SweepInterval)
+	admin := adminServer(adminConfig(v, sweep, secret, obs, s.SMTP.NextHop, log))
 
 	g.Go(func() error { return relay.Serve(gctx, lns.smtp) })
 	g.Go(func() error { return web.Serve(gctx, lns.web) })
 	g.Go(func() error { return serveHTTP(gctx, admin, lns.admin) })
+	g.Go(func() error { return sweep.run(gctx) })
 	log.Info("sealgate started", "version", buildVersion(), "smtp", lns.smtp.Addr().String(),
 		"web", lns.web.Addr().String(), "public_url", s.Web.PublicURL, "admin", lns.admin.Addr().String())
 	err = g.Wait()
 	log.Info("sealgate stopped")
 	return err
-}
-
-// adminServer serves health checks (metrics join them later).
-func adminServer(v *vault.Vault, nextHop string) *http.Server {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = io.WriteString(w, "ok\n")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		defer cancel()
-		if err := v.Ping(ctx); err != nil {
-			http.Error(w, "storage not ready", http.StatusServiceUnavailable)
-			return
-		}
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, "tcp", nextHop)
-		if err != nil {
-			http.Error(w, "next hop not reachable", http.StatusServiceUnavailable)
-			return
-		}
-		conn.Close()
-		_, _ = io.WriteString(w, "ready\n")
-	})
-	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute}
 }
 
 func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener) error {

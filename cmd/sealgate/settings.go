@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"sealgate/linkserver"
 	"sealgate/smtpproxy"
@@ -20,9 +21,12 @@ type settings struct {
 	Web         linkserver.Config
 	Vault       vault.Config
 	AdminListen string
-	LogFormat   string
-	LogLevel    slog.Level
-	DevOutbox   bool
+	// SweepInterval is retention.sweep_interval: how often serve applies
+	// retention (warnings, then purge).
+	SweepInterval time.Duration
+	LogFormat     string
+	LogLevel      slog.Level
+	DevOutbox     bool
 	// NotifyDKIM signs the mails sealgate writes itself (notify.dkim).
 	NotifyDKIM dkimsign.Config
 }
@@ -81,6 +85,7 @@ func buildSettings(fc fileConfig) (settings, error) {
 	if fc.Retention.AccountInactiveDays < 8 || fc.Retention.AccountInactiveDays > 3650 {
 		p.add("retention.account_inactive_days", "%d: use 8 to 3650 days (the warning goes out a week before)", fc.Retention.AccountInactiveDays)
 	}
+	sweepInterval := checkDuration(&p, "retention.sweep_interval", fc.Retention.SweepInterval)
 	pol := policyConfig(&p, fc)
 	if fc.SMTP.DKIM != (dkimKeys{}) {
 		p = append(p, fc.SMTP.DKIM.config().Check("smtp.dkim")...)
@@ -137,8 +142,9 @@ func buildSettings(fc fileConfig) (settings, error) {
 		PrivacyURL:     fc.Branding.PrivacyURL,
 		Dev:            dev,
 	}
-	s.Vault = vault.Config{Dir: dir, TransferDays: fc.Retention.TransferDays}
+	s.Vault = vault.Config{Dir: dir, TransferDays: fc.Retention.TransferDays, AccountInactiveDays: fc.Retention.AccountInactiveDays}
 	s.AdminListen = fc.Admin.Listen
+	s.SweepInterval = sweepInterval
 	s.LogFormat = fc.Log.Format
 	s.DevOutbox = dev
 	s.NotifyDKIM = fc.Notify.DKIM.config()
