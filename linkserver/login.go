@@ -110,7 +110,7 @@ func (s *Server) verifyLogin(w http.ResponseWriter, r *http.Request, email, code
 		return e, problemInternal
 	}
 	// A browser signed in as someone else before is signed out of that.
-	if err := s.endSession(w, r); err != nil {
+	if err := s.dropSession(r); err != nil {
 		s.logErr(r, "ending the previous session", err)
 	}
 	s.startSession(w, token)

@@ -80,6 +80,12 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) error {
 		Name: s.sessionCookie(), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: s.csrf.secure, SameSite: http.SameSiteLaxMode,
 	})
+	return s.dropSession(r)
+}
+
+// dropSession ends the request's session in the store, leaving the cookie
+// to be replaced.
+func (s *Server) dropSession(r *http.Request) error {
 	c, err := r.Cookie(s.sessionCookie())
 	if err != nil || c.Value == "" {
 		return nil

@@ -84,6 +84,12 @@ func (f *fakeNotifier) codesTo(addr string) int {
 	return n
 }
 
+func (f *fakeNotifier) allCodes() []sentCode {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]sentCode(nil), f.codes...)
+}
+
 func (f *fakeNotifier) receiptList() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
