@@ -1,9 +1,13 @@
 // Package linkserver is sealgate's web side: the pages a recipient opens from
 // a secure link (transfer page, downloads, home page with the access-code
-// form), the JSON API under /api/v1/, and what keeps them safe (security
-// headers, CSRF tokens, rate limits that refuse instead of wait).
+// form), sign-in with nothing but an e-mail address (one-time codes, mailed
+// through a Notifier), the clerk's status page with its revoke button, the
+// JSON API under /api/v1/, and what keeps them safe (security headers, CSRF
+// tokens, rate limits that refuse instead of wait).
 //
 // Pages are server-rendered with html/template from embedded files and need no
-// JavaScript at levels 1 and 2. A GET never changes anything stored: codes are
-// looked up only on POST, and downloads are not counted yet.
+// JavaScript at levels 1 and 2. A GET never changes anything that matters:
+// codes are mailed and checked only on POST, and a download is counted (and,
+// at level 2 and above, receipted) only once its last byte went out. The
+// addresses are documented in API.md.
 package linkserver

@@ -41,6 +41,13 @@ func TestSecurityHeadersEverywhere(t *testing.T) {
 		{"POST", "/", []string{"Content-Type", "application/x-www-form-urlencoded"}, 403},
 		{"POST", "/", []string{"Sec-Fetch-Site", "cross-site"}, 403},
 		{"DELETE", "/t/" + st.token, nil, 404},
+		{"GET", "/login", nil, 200},
+		{"POST", "/login", []string{"Content-Type", "application/x-www-form-urlencoded"}, 403},
+		{"GET", "/s/" + st.sender, nil, 200},
+		{"GET", "/s/" + strings.Repeat("C", 43), nil, 404},
+		{"POST", "/api/v1/login/start", []string{"Content-Type", "application/json"}, 400},
+		{"POST", "/api/v1/login/verify", nil, 415},
+		{"GET", "/.well-known/sealgate/receipt-key.asc", nil, 200},
 	}
 	seen := map[string]bool{}
 	for _, r := range reqs {
@@ -93,8 +100,16 @@ func TestPagesNeedNoScriptOrExternalResources(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	st := e.add(1, testFile{name: "a.pdf", contentType: "application/pdf", data: []byte("abc")})
-	for _, p := range []string{"/", "/t/" + st.token, "/t/" + strings.Repeat("D", 43)} {
-		_, body := e.get(p)
+	st2 := e.add(2, testFile{name: "b.pdf", contentType: "application/pdf", data: []byte("b")})
+	clerkBrowser := e.client()
+	e.signIn(clerkBrowser, clerk, "/s/"+st2.sender)
+	for _, p := range []string{"/", "/t/" + st.token, "/t/" + strings.Repeat("D", 43), "/login", "/t/" + st2.token, "/s/" + st2.sender, "status"} {
+		var body []byte
+		if p == "status" { // signed in
+			_, body = e.do(clerkBrowser, http.MethodGet, "/s/"+st2.sender, nil)
+		} else {
+			_, body = e.get(p)
+		}
 		page := string(body)
 		for _, bad := range []string{"<script", "http://", "https://", "style=\""} {
 			if strings.Contains(page, bad) {

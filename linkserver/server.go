@@ -146,8 +146,8 @@ func (s *Server) routes() {
 // /dev/outbox/, behind the same middleware. Call it before serving.
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
-// Handler returns the complete handler: security headers, access log,
-// cross-origin protection and the routes.
+// Handler returns the complete handler: security headers, the request's
+// session look-up, access log, cross-origin protection and the routes.
 func (s *Server) Handler() http.Handler {
 	var h http.Handler = s.mux
 	cop := http.NewCrossOriginProtection()
