@@ -25,8 +25,11 @@ type Account struct {
 	// WarnedAt is when the inactivity warning was sent for the current
 	// idle period; zero if none was (see AccountsToWarn).
 	WarnedAt time.Time
-	// HasKey reports whether the account holds a level-3 key pair.
-	HasKey bool
+	// HasKey reports whether the account holds a level-3 key (see
+	// SetAccountKey); KeyFingerprint is its primary key's lower-case hex
+	// fingerprint.
+	HasKey         bool
+	KeyFingerprint string
 }
 
 // accountRecord is an account as stored.
@@ -38,13 +41,19 @@ type accountRecord struct {
 	Lang       string    `json:"lang,omitempty"`
 	WarnedAt   time.Time `json:"warned_at,omitzero"`
 
-	// Level 3 (set by the key endpoints, not yet written): the public key
-	// and the two copies of the private key, locked in the browser with
-	// the key passphrase and with the recovery code. The server never
-	// sees either secret; these are opaque OpenPGP packets to it.
+	// Levels 3–4 (SetAccountKey): the public key (binary, as go-crypto
+	// re-serialises it after checking) and the two copies of the private
+	// key, locked in the browser with the key passphrase and with the
+	// recovery code, as uploaded; both empty for a key the recipient
+	// brought (BYOK). The server never sees either secret.
 	PublicKey     []byte `json:"public_key,omitempty"`
 	PassphraseKey []byte `json:"passphrase_key,omitempty"`
 	RecoveryKey   []byte `json:"recovery_key,omitempty"`
+	// KeyFingerprint is the hex fingerprint of the primary key; KeyID
+	// that of the encryption subkey, which names its key packets.
+	KeyFingerprint string    `json:"key_fingerprint,omitempty"`
+	KeyID          string    `json:"key_id,omitempty"`
+	KeySetAt       time.Time `json:"key_set_at,omitzero"`
 }
 
 func (r accountRecord) account() Account {
@@ -55,6 +64,8 @@ func (r accountRecord) account() Account {
 		Lang:       r.Lang,
 		WarnedAt:   r.WarnedAt,
 		HasKey:     len(r.PublicKey) > 0,
+
+		KeyFingerprint: r.KeyFingerprint,
 	}
 }
 
@@ -196,7 +207,8 @@ func (v *Vault) ListAccounts(ctx context.Context) ([]Account, error) {
 }
 
 // DeleteAccount deletes an account with everything that belongs to it: its
-// keys (in the record), its sessions and any pending sign-in code; then the
+// keys (in the record) and the key packets made for them in level-3/4
+// files, its sessions and any pending sign-in code; then the
 // database is compacted so that none of it stays on disk. It returns
 // ErrNotFound when there is no such account (sessions and codes of the
 // address are deleted all the same). Download records in transfers stay
@@ -215,7 +227,7 @@ func (v *Vault) DeleteAccount(ctx context.Context, email string) error {
 	err = v.update(func(tx *bolt.Tx) error {
 		var err error
 		var sessions, codes int
-		found, sessions, codes, err = deleteAccount(tx, e)
+		found, sessions, codes, err = v.deleteAccount(tx, e)
 		deleted = sessions + codes
 		return err
 	})
@@ -233,10 +245,11 @@ func (v *Vault) DeleteAccount(ctx context.Context, email string) error {
 	return nil
 }
 
-// deleteAccount removes the account of the normalised address e, its
-// sessions and its sign-in code. It reports whether the account existed
-// and how many sessions and codes went.
-func deleteAccount(tx *bolt.Tx, e string) (found bool, sessions, codes int, err error) {
+// deleteAccount removes the account of the normalised address e (with its
+// key), its sessions, its sign-in code, and the key packets made for its
+// key in level-3/4 files (see dropRecipient). It reports whether the
+// account existed and how many sessions and codes went.
+func (v *Vault) deleteAccount(tx *bolt.Tx, e string) (found bool, sessions, codes int, err error) {
 	if err := markDeleted(tx); err != nil {
 		return false, 0, 0, err
 	}
@@ -244,6 +257,9 @@ func deleteAccount(tx *bolt.Tx, e string) (found bool, sessions, codes int, err 
 	found = ab.Get([]byte(e)) != nil
 	if found {
 		if err := ab.Delete([]byte(e)); err != nil {
+			return false, 0, 0, err
+		}
+		if _, err := v.dropRecipient(tx, e); err != nil {
 			return false, 0, 0, err
 		}
 	}

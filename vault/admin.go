@@ -31,6 +31,12 @@ type TransferInfo struct {
 	// FileKeys maps each file ID to the keys whose key packets can open
 	// it; empty for a withdrawn file.
 	FileKeys map[string][]KeyRef
+	// FileFormats maps each file ID to its stored format:
+	// "seipdv2-aes256-gcm" or (levels 3–4, see wrap.go) "seipdv1-aes256".
+	FileFormats map[string]string
+	// Unreadable lists the files that recipients can no longer open
+	// (see UnreadableFiles).
+	Unreadable []UnreadableFile
 	// Downloads are the transfer's download records.
 	Downloads []Download
 }
@@ -46,6 +52,14 @@ type KeyRef struct {
 	// Current is true for the gateway's current key, false for a retired
 	// one (and for recipients' keys).
 	Current bool
+	// Recipients are, for a recipient's key, the addresses whose key it
+	// is (normally one).
+	Recipients []string
+	// Pending are, for the gateway's key packet on a level-3/4 file, the
+	// recipients it is held for: they have no key yet, and the packet is
+	// deleted once they all have one. Empty at levels 1–2, where the
+	// gateway's packet is how the server serves the file.
+	Pending []string
 }
 
 // TransferFilter selects transfers for ListTransfers; zero fields match
@@ -141,6 +155,7 @@ func (v *Vault) transferInfo(tx *bolt.Tx, rec transferRecord) (TransferInfo, err
 		Transfer:    rec.transfer(files, true),
 		FailedCodes: rec.FailedCodes,
 		FileKeys:    make(map[string][]KeyRef),
+		FileFormats: make(map[string]string),
 		Downloads:   downloads,
 	}
 	switch {
@@ -157,13 +172,41 @@ func (v *Vault) transferInfo(tx *bolt.Tx, rec transferRecord) (TransferInfo, err
 	}
 	keys := v.keys.Load()
 	for _, f := range files {
+		info.FileFormats[f.ID] = f.Format
+		var wraps map[string]string
+		if rec.Level >= 3 {
+			wraps = fileWraps(f, rec)
+		}
 		for _, kp := range fileKeyPackets(tx, rec.ID, f.ID) {
-			info.FileKeys[f.ID] = append(info.FileKeys[f.ID], KeyRef{
+			ref := KeyRef{
 				ID:      kp.keyID,
 				Gateway: keys.has(kp.keyID),
 				Current: kp.keyID == keys.keyID,
-			})
+			}
+			if ref.Gateway {
+				ref.Pending = pendingOf(wraps)
+			} else {
+				for _, e := range sortedKeys(wraps) {
+					if wraps[e] == kp.keyID {
+						ref.Recipients = append(ref.Recipients, e)
+					}
+				}
+			}
+			info.FileKeys[f.ID] = append(info.FileKeys[f.ID], ref)
 		}
 	}
+	info.Unreadable, err = unreadableFiles(tx, rec)
+	if err != nil {
+		return TransferInfo{}, err
+	}
 	return info, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -106,6 +106,10 @@ type File struct {
 	ContentType string // sanitised media type, e.g. "application/pdf"
 	Size        int64  // plaintext size in bytes
 	SHA256      string // lower-case hex SHA-256 of the plaintext
+	// Kind is empty for an attachment and KindText for the message text
+	// of a level-4 transfer (see Draft.AddText): pages show it rather
+	// than offer it as a download.
+	Kind string
 }
 
 // Transfer is the committed view of a transfer.

@@ -27,6 +27,12 @@ import (
 // afterwards, never the blob.
 const formatSEIPDv2 = "seipdv2-aes256-gcm"
 
+// formatSEIPDv1 is SEIPDv1 (with MDC) and AES-256, under v3 key packets:
+// what every OpenPGP implementation reads, GnuPG 2.2 included. Levels 3–4
+// write it unless every recipient's key is known and asks for SEIPDv2
+// (see chooseFormat).
+const formatSEIPDv1 = "seipdv1-aes256"
+
 // aeadChunkSize is the SEIPDv2 chunk size: large enough that the per-chunk
 // overhead vanishes, small enough to bound memory while streaming.
 const aeadChunkSize = 256 << 10
@@ -62,22 +68,59 @@ func newSessionKey() ([]byte, error) {
 }
 
 // wrap encrypts a session key to the gateway's current key, returning the
-// PKESK (v6) packet.
-func (g *gatewayKeys) wrap(sessionKey []byte) ([]byte, error) {
+// PKESK packet for a file of the given format.
+func (g *gatewayKeys) wrap(sessionKey []byte, format string) ([]byte, error) {
+	return wrapKey(g.current.PublicKey, sessionKey, format)
+}
+
+// wrapKey encrypts a session key to pub, returning the PKESK packet for a
+// file of the given format: v6 for SEIPDv2, v3 for SEIPDv1, because a
+// PKESK's version must match the encrypted data's (RFC 9580 section 5.1).
+func wrapKey(pub *packet.PublicKey, sessionKey []byte, format string) ([]byte, error) {
 	var buf bytes.Buffer
-	err := packet.SerializeEncryptedKeyAEAD(&buf, g.current.PublicKey, fileCipherSuite.Cipher, true, sessionKey, nil)
+	err := packet.SerializeEncryptedKeyAEAD(&buf, pub, fileCipherSuite.Cipher, format == formatSEIPDv2, sessionKey, nil)
 	if err != nil {
 		return nil, fmt.Errorf("vault: wrapping session key: %w", err)
 	}
 	return buf.Bytes(), nil
 }
 
-// encryptTo returns a writer that encrypts what it is given as one
-// formatSEIPDv2 body into blob. Close finishes the packet (final
-// authentication tag) but does not close blob.
-func encryptTo(blob io.Writer, sessionKey []byte) (io.WriteCloser, error) {
-	cfg := &packet.Config{AEADConfig: &packet.AEADConfig{DefaultMode: fileCipherSuite.Mode, ChunkSize: aeadChunkSize}}
-	seipd, err := packet.SerializeSymmetricallyEncrypted(blob, fileCipherSuite.Cipher, true, fileCipherSuite, sessionKey, cfg)
+// unwrapKey decrypts a PKESK packet with priv and returns the session key.
+func unwrapKey(pkesk []byte, priv *packet.PrivateKey) ([]byte, error) {
+	p, err := packet.Read(bytes.NewReader(pkesk))
+	if err != nil {
+		return nil, fmt.Errorf("vault: reading key packet: %w", err)
+	}
+	ek, ok := p.(*packet.EncryptedKey)
+	if !ok {
+		return nil, fmt.Errorf("vault: stored key packet is a %T", p)
+	}
+	if err := ek.Decrypt(priv, nil); err != nil {
+		return nil, fmt.Errorf("vault: unwrapping session key: %w", err)
+	}
+	if len(ek.Key) != fileCipherSuite.Cipher.KeySize() {
+		return nil, fmt.Errorf("vault: unwrapped session key has %d bytes", len(ek.Key))
+	}
+	return ek.Key, nil
+}
+
+// encryptTo returns a writer that encrypts what it is given as one body
+// of the given format into blob. Close finishes the packet (final
+// authentication tag or MDC) but does not close blob.
+func encryptTo(blob io.Writer, sessionKey []byte, format string) (io.WriteCloser, error) {
+	var (
+		seipd io.WriteCloser
+		err   error
+	)
+	switch format {
+	case formatSEIPDv2:
+		cfg := &packet.Config{AEADConfig: &packet.AEADConfig{DefaultMode: fileCipherSuite.Mode, ChunkSize: aeadChunkSize}}
+		seipd, err = packet.SerializeSymmetricallyEncrypted(blob, fileCipherSuite.Cipher, true, fileCipherSuite, sessionKey, cfg)
+	case formatSEIPDv1:
+		seipd, err = packet.SerializeSymmetricallyEncrypted(blob, fileCipherSuite.Cipher, false, packet.CipherSuite{}, sessionKey, nil)
+	default:
+		err = fmt.Errorf("unknown format %q", format)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("vault: starting encryption: %w", err)
 	}

@@ -111,10 +111,18 @@ type fileRecord struct {
 	Format      string    `json:"format"`
 	BlobID      string    `json:"blob_id,omitempty"` // empty once the blob is deleted
 	CreatedAt   time.Time `json:"created_at"`
+	// Kind is empty for an attachment, KindText for the message text of
+	// a level-4 transfer.
+	Kind string `json:"kind,omitempty"`
+	// Wraps says, at levels 3–4, whom the file's key packets serve: each
+	// recipient's normalised address -> the key ID of the key packet
+	// made for them, or "" while they are pending (they had no key yet,
+	// so the gateway holds a key packet for them). See wrap.go.
+	Wraps map[string]string `json:"wraps,omitempty"`
 }
 
 func (f fileRecord) file() File {
-	return File{ID: f.ID, Name: f.Name, ContentType: f.ContentType, Size: f.Size, SHA256: f.SHA256}
+	return File{ID: f.ID, Name: f.Name, ContentType: f.ContentType, Size: f.Size, SHA256: f.SHA256, Kind: f.Kind}
 }
 
 func transferPrefix(transferID string) []byte { return []byte(transferID + "/") }

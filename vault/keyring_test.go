@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -59,11 +60,11 @@ func TestRotateGatewayKey(t *testing.T) {
 		t.Errorf("new file reads %q", got)
 	}
 	info, err := v.TransferByID(ctx, old.ID())
-	if err != nil || len(info.FileKeys[oldFile.ID]) != 1 || info.FileKeys[oldFile.ID][0] != (KeyRef{ID: oldKey, Gateway: true}) {
+	if err != nil || len(info.FileKeys[oldFile.ID]) != 1 || !reflect.DeepEqual(info.FileKeys[oldFile.ID][0], KeyRef{ID: oldKey, Gateway: true}) {
 		t.Errorf("old file's keys: %+v, %v", info.FileKeys, err)
 	}
 	info, err = v.TransferByID(ctx, fresh.ID())
-	if err != nil || len(info.FileKeys[freshFile.ID]) != 1 || info.FileKeys[freshFile.ID][0] != (KeyRef{ID: newKey, Gateway: true, Current: true}) {
+	if err != nil || len(info.FileKeys[freshFile.ID]) != 1 || !reflect.DeepEqual(info.FileKeys[freshFile.ID][0], KeyRef{ID: newKey, Gateway: true, Current: true}) {
 		t.Errorf("new file's keys: %+v, %v", info.FileKeys, err)
 	}
 	pub, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(v.GatewayPublicKey()))

@@ -231,7 +231,7 @@ func (v *Vault) purgeAccounts(ctx context.Context, asOf time.Time, dryRun bool, 
 			if err != nil || !ok || !idle(rec) {
 				return err
 			}
-			found, sessions, codes, err = deleteAccount(tx, e)
+			found, sessions, codes, err = v.deleteAccount(tx, e)
 			return err
 		})
 		if err != nil {

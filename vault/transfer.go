@@ -36,6 +36,12 @@ type Draft struct {
 	code        string
 	nfiles      int
 	done        bool
+	text        bool // AddText ran
+
+	// recipients are the distinct normalised recipient addresses; keys
+	// caches their parsed keys (levels 3–4).
+	recipients []string
+	keys       keyCache
 }
 
 var errDraftDone = errors.New("vault: draft already committed or aborted")
@@ -49,6 +55,11 @@ func (v *Vault) BeginTransfer(ctx context.Context, nt NewTransfer) (*Draft, erro
 	}
 	if nt.Level < 1 || nt.Level > 4 {
 		return nil, fmt.Errorf("vault: level %d cannot be stored", nt.Level)
+	}
+	recipients := normalizeRecipients(nt.Recipients)
+	if nt.Level >= 3 && len(recipients) == 0 {
+		// Nobody could ever open such a file.
+		return nil, fmt.Errorf("vault: level %d needs at least one recipient address", nt.Level)
 	}
 	token, err := newToken()
 	if err != nil {
@@ -116,7 +127,7 @@ func (v *Vault) BeginTransfer(ctx context.Context, nt NewTransfer) (*Draft, erro
 	if err != nil {
 		return nil, fmt.Errorf("vault: beginning transfer: %w", err)
 	}
-	return &Draft{v: v, rec: rec, token: token, senderToken: senderToken, code: code}, nil
+	return &Draft{v: v, rec: rec, token: token, senderToken: senderToken, code: code, recipients: recipients, keys: make(keyCache)}, nil
 }
 
 // ID returns the transfer's reference.
@@ -145,38 +156,72 @@ const readChunk = 256 << 10
 // AddFile streams r into the store, encrypting as it reads; no plaintext byte
 // reaches the disk. name and contentType are sanitised by the vault. The blob
 // is synced to disk before AddFile returns.
+//
+// At levels 1–2 the file's session key is wrapped for the gateway's key.
+// At levels 3–4 it is wrapped for every recipient who has a key, and for
+// the gateway's key while any recipient is pending (see wrap.go for this
+// and for the choice between SEIPDv2 and SEIPDv1).
 func (d *Draft) AddFile(ctx context.Context, name, contentType string, r io.Reader) (File, error) {
+	fileID, err := newFileID()
+	if err != nil {
+		return File{}, err
+	}
+	return d.addItem(ctx, fileID, "", sanitizeName(name), sanitizeContentType(contentType), r)
+}
+
+// addItem stores one item (an attachment, or a level-4 text part) under
+// fileID; name and contentType are already safe.
+func (d *Draft) addItem(ctx context.Context, fileID, kind, name, contentType string, r io.Reader) (File, error) {
 	if d.done {
 		return File{}, errDraftDone
 	}
 	if err := ctx.Err(); err != nil {
 		return File{}, err
 	}
-	fileID, err := newFileID()
-	if err != nil {
-		return File{}, err
-	}
 	blobID, err := newBlobID()
 	if err != nil {
 		return File{}, err
+	}
+	e2e := d.rec.Level >= 3
+	format := formatSEIPDv2
+	if e2e {
+		if format, err = d.v.planFormat(d.recipients, d.keys); err != nil {
+			return File{}, err
+		}
 	}
 	rec := fileRecord{
 		V:           1,
 		TransferID:  d.rec.ID,
 		ID:          fileID,
 		Seq:         d.nfiles,
-		Name:        sanitizeName(name),
-		ContentType: sanitizeContentType(contentType),
-		Format:      formatSEIPDv2,
+		Name:        name,
+		ContentType: contentType,
+		Format:      format,
 		BlobID:      blobID,
 		CreatedAt:   d.v.now(),
+		Kind:        kind,
 	}
 
 	keys := d.v.keys.Load()
 	d.v.beginWrite(blobID, keys.keyID)
 	defer d.v.endWrite(blobID)
 
-	pkesk, size, sum, err := d.v.writeBlob(ctx, keys, blobID, r)
+	sk, err := newSessionKey()
+	if err != nil {
+		return File{}, err
+	}
+	// The session key stays in memory until the file is recorded: at
+	// levels 3–4 it is wrapped then, for the keys known at that moment.
+	defer clear(sk)
+	packets := make(map[string][]byte)
+	if !e2e {
+		p, err := keys.wrap(sk, format)
+		if err != nil {
+			return File{}, err
+		}
+		packets[keys.keyID] = p
+	}
+	size, sum, err := d.v.writeBlob(ctx, blobID, sk, format, r)
 	if err != nil {
 		return File{}, fmt.Errorf("vault: storing %s: %w", d.rec.ID, err)
 	}
@@ -190,15 +235,26 @@ func (d *Draft) AddFile(ctx context.Context, name, contentType string, r io.Read
 		if !ok || !cur.RevokedAt.IsZero() {
 			return errors.New("transfer was removed or revoked meanwhile")
 		}
+		if e2e {
+			rec.Wraps, packets, err = wrapNew(tx, d.v.now(), keys, d.recipients, format, sk, d.keys)
+			if err != nil {
+				return err
+			}
+		}
 		// See purgeRetiredKeys: a key packet is recorded only for a
 		// key that is still kept.
-		if !d.v.keys.Load().has(keys.keyID) {
+		if _, gw := packets[keys.keyID]; gw && !d.v.keys.Load().has(keys.keyID) {
 			return errors.New("gateway key was retired and deleted meanwhile")
 		}
 		if err := putJSON(tx.Bucket(bucketFiles), fileKey(d.rec.ID, fileID), rec); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketKeyPackets).Put(keyPacketKey(d.rec.ID, fileID, keys.keyID), pkesk)
+		for keyID, p := range packets {
+			if err := tx.Bucket(bucketKeyPackets).Put(keyPacketKey(d.rec.ID, fileID, keyID), p); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		derr := d.v.deleteBlobs(ctx, []string{blobID})
@@ -208,39 +264,29 @@ func (d *Draft) AddFile(ctx context.Context, name, contentType string, r io.Read
 	return rec.file(), nil
 }
 
-// writeBlob encrypts r into a new committed blob and returns the session
-// key's packet for the gateway's current key in keys, the plaintext size and
-// its SHA-256.
-func (v *Vault) writeBlob(ctx context.Context, keys *gatewayKeys, blobID string, r io.Reader) (pkesk []byte, size int64, sum string, err error) {
-	sk, err := newSessionKey()
-	if err != nil {
-		return nil, 0, "", err
-	}
-	defer clear(sk)
-	pkesk, err = keys.wrap(sk)
-	if err != nil {
-		return nil, 0, "", err
-	}
+// writeBlob encrypts r under the session key sk in the given format into
+// a new committed blob and returns the plaintext size and its SHA-256.
+func (v *Vault) writeBlob(ctx context.Context, blobID string, sk []byte, format string, r io.Reader) (size int64, sum string, err error) {
 	bw, err := v.blobs.Create(ctx, blobID)
 	if err != nil {
-		return nil, 0, "", err
+		return 0, "", err
 	}
-	size, sum, err = encryptStream(ctx, bw, sk, r)
+	size, sum, err = encryptStream(ctx, bw, sk, format, r)
 	if err == nil {
 		err = bw.Commit()
 	}
 	if err != nil {
-		return nil, 0, "", errors.Join(err, bw.Abort())
+		return 0, "", errors.Join(err, bw.Abort())
 	}
-	return pkesk, size, sum, nil
+	return size, sum, nil
 }
 
 // encryptStream reads r to the end, encrypting into w and hashing the
 // plaintext. Hashing runs on a second goroutine over the same buffer while
 // this one encrypts and writes: SHA-256 costs about as much as AES-GCM, so
 // doing both in turn would halve the throughput.
-func encryptStream(ctx context.Context, w io.Writer, sessionKey []byte, r io.Reader) (int64, string, error) {
-	enc, err := encryptTo(w, sessionKey)
+func encryptStream(ctx context.Context, w io.Writer, sessionKey []byte, format string, r io.Reader) (int64, string, error) {
+	enc, err := encryptTo(w, sessionKey, format)
 	if err != nil {
 		return 0, "", err
 	}
