@@ -105,7 +105,11 @@ func checkKeyUpload(u KeyUpload, now time.Time) (checkedKey, error) {
 	if hasSecret(e) {
 		return checkedKey{}, invalidKey("the public key contains secret key material; upload only the public key")
 	}
-	enc, ok := e.EncryptionKey(now)
+	at, ok := keyTime(e, now)
+	if !ok {
+		return checkedKey{}, invalidKey("the key is dated more than a day in the future; check the computer's clock")
+	}
+	enc, ok := e.EncryptionKey(at)
 	if !ok {
 		return checkedKey{}, invalidKey("the key has no valid encryption key (expired, revoked, or for signing only)")
 	}
@@ -165,6 +169,45 @@ func hasSecret(e *openpgp.Entity) bool {
 		}
 	}
 	return false
+}
+
+// maxClockSkew is how far in the future a key may be dated: a key made
+// in a browser whose clock runs ahead is otherwise "not yet valid" for
+// go-crypto, and its owner could not set it.
+const maxClockSkew = 24 * time.Hour
+
+// keyTime returns the time at which to judge e's validity: now, or, for a
+// key made on a computer whose clock is ahead of ours by at most
+// maxClockSkew, the newest creation time in it. ok is false for a key
+// dated further ahead.
+func keyTime(e *openpgp.Entity, now time.Time) (time.Time, bool) {
+	newest := e.PrimaryKey.CreationTime
+	later := func(t time.Time) {
+		if t.After(newest) {
+			newest = t
+		}
+	}
+	if sig, _ := e.PrimarySelfSignature(); sig != nil {
+		later(sig.CreationTime)
+	}
+	for _, id := range e.Identities {
+		if id.SelfSignature != nil {
+			later(id.SelfSignature.CreationTime)
+		}
+	}
+	for _, sk := range e.Subkeys {
+		later(sk.PublicKey.CreationTime)
+		if sk.Sig != nil {
+			later(sk.Sig.CreationTime)
+		}
+	}
+	if !newest.After(now) {
+		return now, true
+	}
+	if newest.Sub(now) > maxClockSkew {
+		return now, false
+	}
+	return newest, true
 }
 
 // checkKeyStrength refuses encryption keys too weak to protect a file.
@@ -295,7 +338,8 @@ func parseRecipientKey(rec accountRecord, now time.Time) (recipientKey, bool, er
 		return recipientKey{}, false, fmt.Errorf("vault: stored key of an account is unreadable: %v", err)
 	}
 	e := ring[0]
-	enc, ok := e.EncryptionKey(now)
+	at, _ := keyTime(e, now)
+	enc, ok := e.EncryptionKey(at)
 	if !ok {
 		return recipientKey{}, false, nil
 	}

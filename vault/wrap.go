@@ -369,7 +369,8 @@ func (v *Vault) storeRecipientKey(ctx context.Context, e string, ck checkedKey, 
 		return false, err
 	}
 	now := v.now()
-	enc, ok := ck.entity.EncryptionKey(now)
+	at, _ := keyTime(ck.entity, now)
+	enc, ok := ck.entity.EncryptionKey(at)
 	if !ok {
 		return false, invalidKey("the key has no valid encryption key")
 	}
