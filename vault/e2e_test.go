@@ -3,6 +3,7 @@ package vault
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"reflect"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestE2EOneRecipient: a recipient whose key was made in the browser (v6,
@@ -374,4 +376,82 @@ func blobBytes(t *testing.T, v *Vault, transferID, fileID string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestE2EDeletionLeavesNoTrace extends the retention byte scans to levels
+// 3–4: deleting an account removes its key (public key and both locked
+// copies) and the key packets made for it; revoking a transfer and purging
+// one remove the recipients' key packets; and a byte scan of storage.dir
+// finds none of them afterwards.
+func TestE2EDeletionLeavesNoTrace(t *testing.T) {
+	t.Parallel()
+	v, clock, dir := openTestVault(t)
+	ctx := context.Background()
+	alice, bob := browserKey(t, "alice"), browserKey(t, "bob")
+	setKey(t, v, "alice@example.net", alice)
+	setKey(t, v, "bob@example.com", bob)
+	stored := func(email string) accountRecord {
+		var rec accountRecord
+		v.view(func(tx *bolt.Tx) error {
+			_, err := getJSON(tx.Bucket(bucketAccounts), []byte(email), &rec)
+			return err
+		})
+		return rec
+	}
+	b64 := func(b []byte) []byte { return []byte(base64.StdEncoding.EncodeToString(b)) }
+	aliceRec, bobRec := stored("alice@example.net"), stored("bob@example.com")
+
+	revoked, rf := storeE2E(t, v, []byte("widerrufen"), "alice@example.net", "bob@example.com")
+	clock.Set(clock.Now().AddDate(0, 0, 10))
+	purged, pf := storeE2E(t, v, []byte("abgelaufen"), "bob@example.com")
+	rp := storedPackets(t, v, revoked.ID(), rf.ID)
+	pp := storedPackets(t, v, purged.ID(), pf.ID)
+	needles := map[string][]byte{
+		"alice public key":      b64(aliceRec.PublicKey),
+		"alice passphrase copy": b64(aliceRec.PassphraseKey),
+		"alice recovery copy":   b64(aliceRec.RecoveryKey),
+		"alice key packet":      rp[keyIDOf(t, alice.secret)],
+		"bob key packet":        rp[keyIDOf(t, bob.secret)],
+		"bob public key":        b64(bobRec.PublicKey),
+		"bob recovery copy":     b64(bobRec.RecoveryKey),
+		"bob purged key packet": pp[keyIDOf(t, bob.secret)],
+	}
+	for name, n := range needles {
+		if len(n) == 0 {
+			t.Fatalf("no %s to look for", name)
+		}
+	}
+	if found := findInStorage(t, dir, needles); len(found) != len(needles) {
+		t.Fatalf("positive control: only %v found before deleting", found)
+	}
+
+	if err := v.DeleteAccount(ctx, "alice@example.net"); err != nil {
+		t.Fatal(err)
+	}
+	found := findInStorage(t, dir, needles)
+	for name := range needles {
+		if _, there := found[name]; there == strings.HasPrefix(name, "alice") {
+			t.Errorf("after deleting Alice's account: %q found=%v", name, there)
+		}
+	}
+	if un, _ := v.UnreadableFiles(ctx, revoked.ID()); len(un) != 1 || un[0].Email != "alice@example.net" {
+		t.Errorf("UnreadableFiles after the account went: %+v", un)
+	}
+
+	if err := v.Revoke(ctx, revoked.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if found := findInStorage(t, dir, needles); found["bob key packet"] != nil || found["bob purged key packet"] == nil {
+		t.Fatalf("after revoking: %v", found)
+	}
+
+	// Bob stays idle: the second transfer expires at day 70, his account
+	// at day 90; a purge at day 91 takes both.
+	rep, err := v.Purge(ctx, clock.Now().AddDate(0, 0, 81), false)
+	if err != nil || len(rep.Accounts) != 1 || len(rep.Transfers) != 2 {
+		t.Fatalf("purge: %+v %v", rep, err)
+	}
+	if found := findInStorage(t, dir, needles); len(found) != 0 {
+		t.Fatalf("after the purge, storage.dir still holds: %v", found)
+	}
 }

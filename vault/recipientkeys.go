@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -143,6 +142,10 @@ func checkKeyUpload(u KeyUpload, now time.Time) (checkedKey, error) {
 func readOneKey(b []byte, what string) (*openpgp.Entity, error) {
 	var r io.Reader = bytes.NewReader(b)
 	if bytes.HasPrefix(bytes.TrimSpace(b), []byte("-----BEGIN ")) {
+		// armor.Decode reads the first block only.
+		if n := bytes.Count(b, []byte("-----BEGIN ")); n > 1 {
+			return nil, invalidKey("the %s holds %d keys; upload exactly one", what, n)
+		}
 		block, err := armor.Decode(bytes.NewReader(b))
 		if err != nil {
 			return nil, invalidKey("the %s is not readable OpenPGP armour: %v", what, err)
@@ -372,10 +375,4 @@ func normalizeRecipients(list []string) []string {
 		}
 	}
 	return out
-}
-
-// describeKeyError turns a go-crypto error into words without its package
-// prefix, for ErrInvalidKey messages.
-func describeKeyError(err error) string {
-	return strings.TrimPrefix(err.Error(), "openpgp: ")
 }
