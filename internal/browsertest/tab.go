@@ -259,6 +259,21 @@ func (tab *Tab) Press(t testing.TB, keys string) {
 	tab.do(t, "press keys", chromedp.KeyEvent(keys))
 }
 
+// PressAndWait sends key presses that lead to another page (Enter in a
+// form field, Enter on a focused link), waits for that page and returns its
+// HTTP status. Console errors of the new page fail t.
+func (tab *Tab) PressAndWait(t testing.TB, keys string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab.ctx, opTimeout)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, chromedp.KeyEvent(keys))
+	if err != nil {
+		t.Fatalf("press keys and wait for the next page: %v", err)
+	}
+	tab.CheckConsole(t)
+	return int(resp.Status)
+}
+
 // Overflow returns how many CSS pixels the page is wider than its viewport
 // (0 when nothing scrolls sideways).
 func (tab *Tab) Overflow(t testing.TB) int {
