@@ -35,6 +35,16 @@
 // message (RFC 9580: v6 PKESK, SEIPDv2 with AES-256-GCM) that any
 // implementation holding the key opens; the vault itself decrypts it with
 // go-crypto's ordinary openpgp.ReadMessage.
+//
+// Levels 3–4 are end-to-end encrypted: a recipient's key lives on their
+// account (SetAccountKey: the public key and two copies of the secret key
+// locked in the browser, nothing that opens it), each file is encrypted
+// once and its session key wrapped for every recipient's key, and for the
+// gateway's only while a recipient has no key yet; when that key arrives
+// the gateway adds a key packet for it and drops its own (wrap.go).
+// OpenMessage serves one recipient's key packet and the blob as the
+// message their key opens, in the browser or with GnuPG; the server never
+// decrypts these files for anyone.
 package vault
 
 import (

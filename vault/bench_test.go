@@ -138,3 +138,25 @@ func BenchmarkCompact(b *testing.B) {
 	fi, _ := os.Stat(filepath.Join(dir, dbName))
 	b.ReportMetric(float64(fi.Size())/(1<<20), "MiB-db")
 }
+
+// BenchmarkRewrapOnKeyArrival measures SetAccountKey for a recipient who
+// is pending on 100 live level-3 transfers: every file gets a key packet
+// for the new key, the gateway's packets go, and the database is
+// compacted, all while other database access waits.
+func BenchmarkRewrapOnKeyArrival(b *testing.B) {
+	const transfers = 100
+	k := browserKey(b, "bench")
+	for b.Loop() {
+		b.StopTimer()
+		v, _, _ := openTestVault(b)
+		for range transfers {
+			storeE2E(b, v, []byte("a small file"), "citizen@example.net")
+		}
+		signIn(b, v, "citizen@example.net")
+		b.StartTimer()
+		if err := v.SetAccountKey(context.Background(), "citizen@example.net", k.upload); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/transfers, "µs/file")
+}
