@@ -455,3 +455,29 @@ func TestE2EDeletionLeavesNoTrace(t *testing.T) {
 		t.Fatalf("after the purge, storage.dir still holds: %v", found)
 	}
 }
+
+// TestE2ERewrapAfterRotation: a file held for a pending recipient under a
+// gateway key that has since been rotated out is re-wrapped with the
+// retired key, which Purge then deletes because no key packet names it.
+func TestE2ERewrapAfterRotation(t *testing.T) {
+	t.Parallel()
+	v, clock, _ := openTestVault(t)
+	ctx := context.Background()
+	d, f := storeE2E(t, v, []byte("vor der Rotation"), "bob@example.com")
+	oldID := v.keys.Load().keyID
+	if _, err := v.RotateGatewayKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rep, _ := v.Purge(ctx, clock.Now(), false); len(rep.Keys) != 0 {
+		t.Fatalf("purge deleted %v while a pending file still needs it", rep.Keys)
+	}
+	bob := browserKey(t, "bob")
+	setKey(t, v, "bob@example.com", bob)
+	if got := decryptWith(t, openMessage(t, v, d.ID(), f.ID, "bob@example.com"), openpgp.EntityList{bob.secret}); string(got) != "vor der Rotation" {
+		t.Fatalf("got %q", got)
+	}
+	rep, err := v.Purge(ctx, clock.Now(), false)
+	if err != nil || len(rep.Keys) != 1 || rep.Keys[0] != oldID {
+		t.Fatalf("purge after the re-wrap: %+v %v, want the retired key %s deleted", rep, err, oldID)
+	}
+}
