@@ -18,7 +18,7 @@ func page(body string) string {
 	return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Test</title>
 <link rel="icon" href="data:,">
-<style>:focus-visible{outline:3px solid #000} .nofocus:focus{outline:none}</style></head>
+<style>:focus-visible{outline:3px solid #000} .nofocus:focus{outline:none} .faint:focus-visible{outline-color:#eee}</style></head>
 <body><main><h1>Test</h1>` + body + `</main></body></html>`
 }
 
@@ -48,7 +48,8 @@ func testServer(t *testing.T) *httptest.Server {
 <input name="q"><p style="color:#bbb;background:#fff">faint text</p></body></html>`))
 	mux.HandleFunc("/wide", html(200, "", page(`<div style="width:600px">wide</div>`)))
 	mux.HandleFunc("/keys", html(200, "", page(`<a href="#a">First link</a>
-<label for="k">Code</label><input id="k" name="code"><button class="nofocus">Hidden focus</button>`)))
+<label for="k">Code</label><input id="k" name="code"><button class="nofocus">Hidden focus</button>
+<button class="faint">Faint focus</button>`)))
 	mux.HandleFunc("GET /form", html(200, "", page(`<form method="post" action="/form">
 <label for="n">Name</label><input id="n" name="n"><button id="go">Go</button></form>`)))
 	mux.HandleFunc("POST /form", func(w http.ResponseWriter, r *http.Request) {
@@ -198,11 +199,16 @@ func TestBrowser(t *testing.T) {
 		for _, f := range seq {
 			got = append(got, f.Tag+"#"+f.ID)
 		}
-		if want := "a#,input#k,button#"; strings.Join(got, ",") != want {
+		if want := "a#,input#k,button#,button#"; strings.Join(got, ",") != want {
 			t.Errorf("focus order %v, want %s", got, want)
 		}
-		if e := rec.joined(); !strings.Contains(e, "not visible") || !strings.Contains(e, "Hidden focus") || strings.Contains(e, "First link") {
-			t.Errorf("want exactly the button's hidden focus reported, got %q", e)
+		e := rec.joined()
+		if !strings.Contains(e, `"Hidden focus" is not visible`) || !strings.Contains(e, `"Faint focus": outline contrast 1.`) ||
+			strings.Contains(e, "First link") || strings.Contains(e, "input#k") {
+			t.Errorf("want the hidden and the faint focus reported, and nothing else, got %q", e)
+		}
+		if seq[0].Contrast < 15 {
+			t.Errorf("black outline on white: contrast %.2f, want 21", seq[0].Contrast)
 		}
 	})
 
