@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 TEST_ENV  := SEALGATE_REQUIRE_PEERS=1
 FUZZTIME  ?= 60s
 
-.PHONY: all build run test test-deps bench fuzz lint clean
+.PHONY: all build run test test-deps bench fuzz lint clean assets screenshots
 
 all: build
 
@@ -35,6 +35,14 @@ bench:
 ## fuzz: run the fuzz targets for FUZZTIME each
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRewrite$$' -fuzztime $(FUZZTIME) ./smtpproxy/rewrite
+
+## assets: copy OpenPGP.js from npm (package-lock.json) into the embedded assets; the copy is committed
+assets:
+	@scripts/assets.sh
+
+## screenshots: regenerate docs/screenshots from the real-browser tests
+screenshots: test-deps
+	@scripts/screenshots.sh
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
