@@ -157,5 +157,21 @@ func checkPage(t *testing.T, tab *browsertest.Tab, lang string, width int) {
 		if px := tab.Overflow(t); px > 0 {
 			t.Errorf("the page scrolls sideways by %d px at %d px wide", px, width)
 		}
+		var small []string
+		tab.Eval(t, smallTargetsJS, &small)
+		for _, s := range small {
+			t.Errorf("touch target smaller than 44×44 px: %s", s)
+		}
 	}
 }
+
+// smallTargetsJS lists the controls smaller than 44×44 CSS pixels. Exempt
+// are links inside running text, the skip link (seen only when focused) and
+// a checkbox or radio button whose label takes the tap as well.
+const smallTargetsJS = `[...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea')]
+  .filter(e => e.getClientRects().length > 0 && !e.classList.contains("skip"))
+  .filter(e => !(e.parentElement.tagName === "P" && e.parentElement.textContent.trim() !== e.textContent.trim()))
+  .filter(e => !(["checkbox", "radio"].includes(e.type) && e.labels && e.labels.length > 0))
+  .map(e => [e, e.getBoundingClientRect()])
+  .filter(([e, r]) => r.width < 44 || r.height < 44)
+  .map(([e, r]) => e.outerHTML.slice(0, 80) + " " + Math.round(r.width) + "×" + Math.round(r.height))`
