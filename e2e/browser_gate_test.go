@@ -23,7 +23,8 @@ import (
 // capture server as its next hop, and the transfers the browser tests visit.
 type browserSite struct {
 	*gate
-	config string // the configuration file, for admin commands
+	config   string           // the configuration file, for admin commands
+	internet *smtptest.Server // the next hop: every mail sealgate sends
 
 	// L1 and L2 are transfer page URLs at levels 1 and 2; L1Code is the
 	// access code printed beside L1's link.
@@ -31,6 +32,9 @@ type browserSite struct {
 	// Revoked is the page of a withdrawn transfer ("" when `sealgate
 	// transfers revoke` is not there).
 	Revoked string
+	// Status is the sender's status page of a transfer, when some mail
+	// carries its link ("" until sealgate mails it).
+	Status string
 }
 
 const (
@@ -51,7 +55,7 @@ func startBrowserSite(t *testing.T) *browserSite {
 	t.Helper()
 	internet := smtptest.Start(t, smtptest.Options{})
 	g, config := startBrandedGate(t, internet.Addr)
-	s := &browserSite{gate: g, config: config}
+	s := &browserSite{gate: g, config: config, internet: internet}
 
 	pdf := []byte("%PDF-1.4\n% sealgate browser test\n" + strings.Repeat("0123456789abcdef", 4096))
 	send(t, s.SMTPAddr, rawMail{Subject: "[secure1] Ihr Bescheid", Body: "Guten Tag,\r\nanbei Ihr Bescheid.",
@@ -82,6 +86,13 @@ func startBrowserSite(t *testing.T) *browserSite {
 	}
 	s.L2, _ = linkIn("Ihr Gutachten")
 	withdrawn, _ := linkIn("Versehentlich")
+	status := regexp.MustCompile(regexp.QuoteMeta(s.WebURL) + `/s/[A-Za-z0-9_-]{43}`)
+	for _, m := range msgs {
+		if u := status.FindString(parse(t, m.Data).text()); u != "" {
+			s.Status = u
+			break
+		}
+	}
 	if s.revoke(t, "Falscher Empfaenger.pdf") {
 		s.Revoked = withdrawn
 	}

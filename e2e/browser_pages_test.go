@@ -29,6 +29,7 @@ func TestBrowser(t *testing.T) {
 		shots = t.TempDir()
 	}
 	t.Run("pages", func(t *testing.T) { testPages(t, b, site, shots) })
+	t.Run("signin", func(t *testing.T) { testSignIn(t, b, site, shots) })
 	t.Run("language", func(t *testing.T) { testLanguageSwitch(t, b, site) })
 	t.Run("keyboard", func(t *testing.T) { testKeyboard(t, b, site) })
 }
@@ -81,9 +82,15 @@ func pageCases(s *browserSite) []pageCase {
 		{name: "not-found", status: 404, open: get(s.WebURL + "/t/" + strings.Repeat("A", 43))},
 		{name: "not-found-path", status: 404, open: get(s.WebURL + "/no/such/page")},
 		{name: "withdrawn", status: 410, open: get(s.Revoked)},
+		{name: "sender-status", status: 200, open: get(s.Status)},
 	}
-	if s.Revoked == "" {
-		cases[len(cases)-1].skip = "sealgate has no `transfers revoke` yet: no withdrawn transfer to show"
+	for i := range cases {
+		switch {
+		case cases[i].name == "withdrawn" && s.Revoked == "":
+			cases[i].skip = "sealgate has no `transfers revoke` yet: no withdrawn transfer to show"
+		case cases[i].name == "sender-status" && s.Status == "":
+			cases[i].skip = "no mail carries a sender status link (/s/…) yet: the status page is unchecked"
+		}
 	}
 	return cases
 }
