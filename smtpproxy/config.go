@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"sealgate/policy"
+	"sealgate/smtpproxy/dkimsign"
 	"sealgate/smtpproxy/rewrite"
 )
 
@@ -73,6 +74,20 @@ type Config struct {
 	Policy policy.Config
 	// Rewrite bounds the MIME rewrite.
 	Rewrite rewrite.Limits
+
+	// DKIM is smtp.dkim: when set, every rewritten message is DKIM-signed
+	// after the rewrite. Level-0 mail passes with its own signatures.
+	DKIM dkimsign.Config
+	// DeliverHop is smtp.deliver_hop, host:port: the internal mail server
+	// that receives the mail sealgate writes itself (see Outbound). The
+	// relay does not use it.
+	DeliverHop string
+
+	// SenderCopy, when set, is handed every relayed message that stored a
+	// transfer, after the client's 250 was decided (notify.sender_summary).
+	SenderCopy SenderCopier
+	// Observer, when set, hears how each message ended (metrics).
+	Observer Observer
 }
 
 // Defaults for the zero values of Config.
@@ -183,6 +198,12 @@ func (c Config) Validate() []error {
 			bad(d.key, "must not be negative")
 		}
 	}
+	if c.DeliverHop != "" {
+		if _, _, err := net.SplitHostPort(c.DeliverHop); err != nil {
+			bad("smtp.deliver_hop", "%q is not host:port", c.DeliverHop)
+		}
+	}
+	errs = append(errs, c.DKIM.Check("smtp.dkim")...)
 	if c.MaxNextHopConns < 0 {
 		bad("smtp.max_next_hop_conns", "must not be negative")
 	}

@@ -2,6 +2,7 @@ package smtpproxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"github.com/emersion/go-message/textproto"
 
 	"sealgate/policy"
+	"sealgate/smtpproxy/dkimsign"
 	"sealgate/smtpproxy/rewrite"
 )
 
@@ -148,11 +150,29 @@ func (se *session) secure(tx *transaction, m *message, dec policy.Decision) erro
 		return w, writeAll(w, m.trace)
 	}}
 	bw := bufio.NewWriterSize(lazy, 32<<10)
-	res, err := rewrite.Rewrite(tx.ctx, cleanHeader(m.hdr, m.subject, dec), src, se.s.cfg.Rewrite, sink, notice, bw)
+	hdr := cleanHeader(m.hdr, m.subject, dec)
+	// The tag is gone from Subject and attachments may be gone from the
+	// body: any signature made before us is broken now.
+	if n := dkimsign.StripSignatures(&hdr); n > 0 {
+		tx.log.Debug("smtp: removed DKIM signatures the rewrite broke", "count", n)
+	}
+	var rewritten io.Writer = bw
+	var unsigned *bytes.Buffer
+	if se.s.dkim != nil {
+		// DKIM needs the whole body before the header; the rewrite holds
+		// the kept parts in memory anyway (rewrite.Limits bounds them), and
+		// writes nothing before the end of its input.
+		unsigned = &bytes.Buffer{}
+		rewritten = unsigned
+	}
+	res, err := rewrite.Rewrite(tx.ctx, hdr, src, se.s.cfg.Rewrite, sink, notice, rewritten)
 	if err == nil {
 		// The internal copy must get every byte, even past what the
 		// rewrite needed.
 		_, err = io.Copy(io.Discard, src)
+	}
+	if err == nil && unsigned != nil {
+		err = se.s.sign(tx.ctx, bw, unsigned.Bytes())
 	}
 	if err == nil {
 		err = bw.Flush()
@@ -167,8 +187,31 @@ func (se *session) secure(tx *transaction, m *message, dec policy.Decision) erro
 		return err
 	}
 	tx.files = len(res.Files)
+	for _, f := range res.Files {
+		tx.stored += f.Size
+	}
+	if sink.draft != nil {
+		tx.transferID, tx.senderToken = sink.draft.ID(), sink.draft.SenderToken()
+	}
 	sink.commit()
 	return nil
+}
+
+// signError is a DKIM signing failure: the message is held (451), and the
+// failure counted.
+type signError struct{ err error }
+
+func (e *signError) Error() string { return "DKIM signing: " + e.err.Error() }
+func (e *signError) Unwrap() error { return e.err }
+
+// sign DKIM-signs the rewritten message msg and writes the result to w.
+func (s *Server) sign(ctx context.Context, w io.Writer, msg []byte) error {
+	signed, err := s.dkim.Sign(ctx, msg)
+	if err != nil {
+		return &signError{err}
+	}
+	_, err = w.Write(signed)
+	return err
 }
 
 // sizeDependent handles a message whose level depends on the size of its

@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"sealgate/catalog"
+	"sealgate/smtpproxy/dkimsign"
 	"sealgate/vault"
 )
 
@@ -27,8 +28,9 @@ type Server struct {
 	cat      *catalog.Catalog
 	log      *slog.Logger
 	pool     *hopPool
-	tls      *tls.Config // inbound STARTTLS; nil when not configured
-	internal []string    // lower-cased smtp.internal_domains
+	tls      *tls.Config      // inbound STARTTLS; nil when not configured
+	internal []string         // lower-cased smtp.internal_domains
+	dkim     *dkimsign.Signer // smtp.dkim; nil: rewritten mail goes unsigned
 
 	// hardCtx ends every message in flight: cancelled when the shutdown
 	// bound has passed.
@@ -41,6 +43,9 @@ type Server struct {
 	draining bool
 	serving  bool
 	inData   sync.WaitGroup // Data calls in progress
+
+	copySlots chan struct{}  // one token per sender copy in flight
+	copies    sync.WaitGroup // sender copies in flight
 
 	bufs sync.Pool // *dataBufs
 }
@@ -73,6 +78,8 @@ func New(cfg Config, v *vault.Vault, cat *catalog.Catalog, logger *slog.Logger) 
 		conns:   make(map[string]*clientConn),
 		changed: make(chan struct{}),
 		bufs:    sync.Pool{New: newDataBufs},
+
+		copySlots: make(chan struct{}, maxSenderCopies),
 	}
 	for _, d := range cfg.InternalDomains {
 		s.internal = append(s.internal, strings.ToLower(strings.TrimSpace(d)))
@@ -84,6 +91,11 @@ func New(cfg Config, v *vault.Vault, cat *catalog.Catalog, logger *slog.Logger) 
 		}
 		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	signer, err := dkimsign.New(cfg.DKIM)
+	if err != nil {
+		return nil, fmt.Errorf("smtp.dkim: %w", err)
+	}
+	s.dkim = signer
 	return s, nil
 }
 
@@ -141,6 +153,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.shutdown()
 	gl.wait()
+	// Sender copies end within their own bound, or at once after a hard
+	// cut-off (their context comes from hardCtx).
+	s.copies.Wait()
 	s.pool.close()
 	s.log.Info("smtp: stopped")
 	return err

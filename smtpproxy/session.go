@@ -2,6 +2,7 @@ package smtpproxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -62,10 +63,15 @@ type transaction struct {
 	ext *hopTx     // external recipients; opened at MAIL
 	int *hopTx     // internal recipients; opened at the first one
 
-	// For the log line at the end.
-	level int
-	files int
-	size  int64
+	// For the log line at the end and the observer.
+	level  int
+	files  int
+	size   int64
+	stored int64 // plaintext bytes of the attachments stored
+
+	// Set when a relayed message stored a transfer, for the sender copy.
+	transferID  string
+	senderToken string
 }
 
 func (se *session) Mail(from string, opts *smtp.MailOptions) error {
@@ -145,13 +151,21 @@ func (se *session) Data(r io.Reader) error {
 	defer tx.mu.Unlock()
 	defer tx.cancel()
 
+	start := time.Now()
 	err := se.deliver(tx, r)
 	tx.release()
 	if err != nil {
-		return se.fail(tx, "DATA", err)
+		if errors.As(err, new(*signError)) {
+			se.s.failed(FailureDKIM)
+		}
+		rep := se.fail(tx, "DATA", err)
+		se.s.observe(tx, rep, time.Since(start))
+		return rep
 	}
 	tx.log.Info("smtp: message relayed", "level", tx.level, "bytes", tx.size, "files", tx.files,
 		"recipients", tx.recipients(), "ms", time.Since(tx.started).Milliseconds())
+	se.s.observe(tx, nil, time.Since(start))
+	se.s.startSenderCopy(tx)
 	// go-smtp sends any *SMTPError as it is, so a 250 carries our
 	// reference into the client's log next to its own queue ID.
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: relayed as " + tx.id}
