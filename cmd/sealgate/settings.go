@@ -129,6 +129,7 @@ func buildSettings(fc fileConfig) (settings, error) {
 		WriteTimeout:              readTimeout,
 		NextHopTimeout:            hopTimeout,
 		Policy:                    pol,
+		DKIM:                      fc.SMTP.DKIM.config(),
 	}
 	s.Web = linkserver.Config{
 		Listen:         fc.Web.Listen,
