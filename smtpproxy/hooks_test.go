@@ -3,6 +3,7 @@ package smtpproxy
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -10,7 +11,9 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"sealgate/catalog"
 	"sealgate/internal/smtptest"
+	"sealgate/notify"
 	"sealgate/vault"
 )
 
@@ -195,4 +198,60 @@ func TestSenderCopyFailure(t *testing.T) {
 	if d := obs.done(); len(d) != 1 || d[0].outcome != OutcomeRelayed {
 		t.Errorf("observed %+v, want one relayed message", d)
 	}
+}
+
+// TestSenderCopyThroughOutbound wires the relay as cmd does: the sender
+// copy is composed by notify and sent by Outbound to the same next hop. The
+// clerk receives it after the rewritten mail, and its status link opens the
+// transfer.
+func TestSenderCopyThroughOutbound(t *testing.T) {
+	t.Parallel()
+	late := &lateCopier{}
+	h := start(t, func(c *Config, _ *smtptest.Options) { c.SenderCopy = late })
+	out, err := NewOutbound(h.srv.cfg.Outbound(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(out.Close)
+	cat, err := catalog.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	late.n, err = notify.New(notify.Config{From: "sealgate@example.org", PublicURL: publicURL, OrgName: "Stadt", SenderSummary: true}, cat, out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := &taggedMessage{subject: "[secure1] Bescheid", files: threeFiles(10 << 10)}
+	if err := h.send("clerk@example.org", []string{"citizen@example.net"}, msg.reader()); err != nil {
+		t.Fatal(err)
+	}
+	msgs := h.messages(2)
+	relayed, cp := msgs[0], msgs[1]
+	if strings.Join(relayed.To, ",") != "citizen@example.net" {
+		t.Fatalf("first message to %q, want the rewritten mail to the citizen", relayed.To)
+	}
+	if cp.From != "sealgate@example.org" || strings.Join(cp.To, ",") != "clerk@example.org" {
+		t.Errorf("sender copy %q -> %q", cp.From, cp.To)
+	}
+	m := regexp.MustCompile(regexp.QuoteMeta(publicURL) + `/s/([A-Za-z0-9_-]+)`).FindSubmatch(cp.Data)
+	if m == nil {
+		t.Fatalf("no status link in the sender copy:\n%s", cp.Data)
+	}
+	tr, err := h.vault.TransferBySenderToken(context.Background(), string(m[1]))
+	if err != nil {
+		t.Fatalf("the status link does not open the transfer: %v", err)
+	}
+	if rw := parseRewritten(t, stripTrace(t, relayed.Data)); rw.token == "" {
+		t.Error("no link in the rewritten mail")
+	} else if byLink, err := h.vault.TransferByToken(context.Background(), rw.token); err != nil || byLink.ID != tr.ID {
+		t.Errorf("status link opens %s, the recipient's link %s (%v)", tr.ID, byLink.ID, err)
+	}
+}
+
+// lateCopier lets a test build the notifier once the harness knows the
+// next hop's address.
+type lateCopier struct{ n *notify.Notifier }
+
+func (l *lateCopier) SenderCopy(ctx context.Context, t vault.Transfer, token string) error {
+	return l.n.SenderCopy(ctx, t, token)
 }
