@@ -39,6 +39,35 @@
 // for instance, 452 at RCPT; only 421 becomes 451, because it would tell
 // Postfix that we are closing).
 //
+// # DKIM
+//
+// With smtp.dkim set, every rewritten message is signed after the rewrite
+// (package dkimsign): the rewrite writes into memory (it holds the kept
+// parts there anyway, bounded by rewrite.Limits, and writes nothing before
+// the end of its input), the signature goes on top, and the signed bytes
+// follow our trace header to the next hop. DKIM signatures the message came
+// with are removed at every level ≥ 1, signer or not: the tag left Subject
+// and the attachments left the body, so they are broken, and a broken
+// signature is worse than none. A message that cannot be signed is held
+// with 451 and counted (FailureDKIM). Level-0 mail is not touched.
+//
+// # After the reply
+//
+// Config.Observer hears how each message ended (MessageDone), for metrics.
+// Config.SenderCopy receives every relayed message that stored a transfer,
+// once the 250 is decided, for the clerk's sender copy: it runs in a
+// goroutine of its own (at most maxSenderCopies at once, each bounded by
+// senderCopyTimeout), and a failure is logged and counted
+// (FailureSenderCopy), never turned into a failure of the relayed mail.
+// Serve returns only after the copies in flight have ended.
+//
+// # Sealgate's own mail
+//
+// Outbound sends the mail sealgate writes itself (package notify composes
+// it) with the same next-hop code as relayed mail: a pool of its own, the
+// same TLS settings and timeouts, to smtp.deliver_hop when set. Its errors
+// tell a temporary refusal from a permanent one (IsTemporary).
+//
 // # Errors
 //
 // go-smtp sends any error that is not exactly an *smtp.SMTPError as 554 with
