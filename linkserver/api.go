@@ -17,10 +17,15 @@ type manifestJSON struct {
 }
 
 type fileJSON struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	Size        int64  `json:"size"`
-	SHA256      string `json:"sha256,omitempty"`
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256,omitempty"`
+	// Kind is "text" for the message text of a level-4 transfer (IDs
+	// "text" and "html"), which pages show instead of offering it as a
+	// file; empty for attachments.
+	Kind        string `json:"kind,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
 	DownloadURL string `json:"download_url"`
 }
 
@@ -41,13 +46,21 @@ var apiErrors = map[string]string{
 	"too_many_tries":   "this code was tried too often; request a new one",
 	"bad_json":         "the body must be a JSON object with the documented fields",
 	"bad_type":         "the body must be sent as Content-Type: application/json",
+	"too_large":        "the body is too large",
+
+	"sign_in":    "sign in first",
+	"no_key":     "no key is set for this account",
+	"key_exists": "this account already has a different key; replacing it makes earlier level-3/4 files unreadable, so send \"reset\": true to do so",
+	"key_needed": "set a key first: this file is encrypted for the recipient's key",
+	"unreadable": "this file was encrypted for an earlier key of this account and can no longer be opened",
 }
 
 // signInReasons are the problems whose key the API also gives as "reason",
-// so that scripts can tell them apart.
+// so that scripts can tell them apart: sign-in and key problems.
 var signInReasons = map[string]bool{
 	"invalid_address": true, "mail_unavailable": true, "send_failed": true,
 	"wrong_code": true, "no_code": true, "too_many_tries": true,
+	"sign_in": true, "no_key": true, "key_exists": true, "key_needed": true, "unreadable": true,
 }
 
 // manifest serves a transfer's manifest. Level 2 and above, until the
@@ -73,7 +86,8 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request) {
 		m.Files = make([]fileJSON, 0, len(tr.Files))
 		for _, f := range tr.Files {
 			m.Files = append(m.Files, fileJSON{
-				ID: f.ID, Name: f.Name, Size: f.Size, SHA256: f.SHA256,
+				ID: f.ID, Name: f.Name, Size: f.Size, SHA256: f.SHA256, Kind: f.Kind,
+				ContentType: downloadType(f.ContentType),
 				DownloadURL: s.cfg.PublicURL + fileURL(token, f.ID),
 			})
 		}

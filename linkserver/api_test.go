@@ -42,7 +42,7 @@ func TestManifest(t *testing.T) {
 		t.Fatalf("manifest %s", body)
 	}
 	for i, f := range m.Files {
-		if keys := sortedKeys(f); !reflect.DeepEqual(keys, []string{"download_url", "id", "name", "sha256", "size"}) {
+		if keys := sortedKeys(f); !reflect.DeepEqual(keys, []string{"content_type", "download_url", "id", "name", "sha256", "size"}) {
 			t.Errorf("file keys %v", keys)
 		}
 		if f["id"] != st.files[i].ID || f["name"] != files[i].name || f["size"] != float64(files[i].size) || f["sha256"] != files[i].sum() {

@@ -33,6 +33,13 @@ type Vault interface {
 	RecordDownload(ctx context.Context, transferID, fileID, email string, at time.Time) (bool, error)
 	SignReceipt(ctx context.Context, text string) (string, error)
 	ReceiptPublicKey() []byte
+
+	// Levels 3–4: the recipient's key and the OpenPGP messages made for it.
+	AccountKey(ctx context.Context, email string) (vault.KeyInfo, error)
+	SetAccountKey(ctx context.Context, email string, u vault.KeyUpload) error
+	ResetAccountKey(ctx context.Context, email string, u vault.KeyUpload) error
+	OpenMessage(ctx context.Context, transferID, fileID, recipientEmail string) (io.ReadCloser, vault.File, error)
+	UnreadableFiles(ctx context.Context, transferID string) ([]vault.UnreadableFile, error)
 }
 
 var _ Vault = (*vault.Vault)(nil)

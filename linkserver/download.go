@@ -24,7 +24,8 @@ const (
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, copyChunk); return &b }}
 
 // download streams a file's decrypted plaintext (levels 1 and 2; level 2
-// needs a recipient's session, see recipientGate). HEAD answers from the
+// needs a recipient's session, see recipientGate), or at levels 3 and 4 the
+// OpenPGP message for the signed-in recipient's key (downloadMessage). HEAD answers from the
 // stored metadata without decrypting anything. A complete download of the
 // whole file is counted (see countDownload).
 //
@@ -57,6 +58,10 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	f, ok := findFile(tr, r.PathValue("fileID"))
 	if !ok {
 		s.problemPage(w, r, problemNotFound)
+		return
+	}
+	if tr.Level >= 3 {
+		counted = s.downloadMessage(w, r, tr, f, who)
 		return
 	}
 

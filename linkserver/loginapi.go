@@ -29,13 +29,19 @@ const codeSentMessage = "if this address may sign in, a code is on its way; it i
 // Origin is another host. Forms (urlencoded, multipart, text/plain) are
 // refused with 415. The body is bounded like a form's.
 func (s *Server) jsonPost(next http.HandlerFunc) http.Handler {
+	return s.jsonBody(maxFormBytes, next)
+}
+
+// jsonBody is jsonPost with another bound on the body (a key upload holds
+// three keys).
+func (s *Server) jsonBody(limit int64, next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if err != nil || mt != "application/json" {
 			s.writeJSON(w, r, http.StatusUnsupportedMediaType, map[string]string{"error": apiErrors["bad_type"]})
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next(w, r)
 	})
 }

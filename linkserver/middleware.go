@@ -20,8 +20,9 @@ func nonceFrom(ctx context.Context) string {
 }
 
 // securityHeaders sets the headers every response carries, errors and assets
-// included. Handlers may tighten the CSP (downloads add a sandbox) but never
-// loosen it.
+// included. Handlers may tighten the CSP (downloads add a sandbox); the only
+// page that loosens it is a level-3/4 transfer page shown to its recipient,
+// which runs our scripts (see e2eCSP).
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var b [16]byte

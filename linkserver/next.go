@@ -7,13 +7,14 @@ import (
 
 // safeNext returns where to send the browser after sign-in or sign-out:
 // next when it is one of our own pages that a sign-in is for (the home
-// page, a transfer page, a status page), otherwise "/". Anything else
-// (another host, "//host", a backslash, a path with dot segments) is
-// ignored, so a crafted link cannot turn the sign-in into an open redirect.
+// page, a transfer page, a status page, the key page), otherwise "/".
+// Anything else (another host, "//host", a backslash, a path with dot
+// segments) is ignored, so a crafted link cannot turn the sign-in into an
+// open redirect.
 func safeNext(next string) string {
 	switch {
-	case next == "/":
-		return "/"
+	case next == "/", next == "/key":
+		return next
 	case transferTokenOf(next) != "", senderTokenOf(next) != "":
 		return next
 	}

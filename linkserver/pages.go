@@ -66,7 +66,7 @@ func (s *Server) transferPage(w http.ResponseWriter, r *http.Request) {
 		s.problemPage(w, r, p)
 		return
 	}
-	_, signIn, p := s.recipientGate(r, tr)
+	who, signIn, p := s.recipientGate(r, tr)
 	if p != nil {
 		s.problemPage(w, r, p)
 		return
@@ -80,16 +80,21 @@ func (s *Server) transferPage(w http.ResponseWriter, r *http.Request) {
 		ExpiresISO:   exp.Format(time.RFC3339),
 		SignInNeeded: signIn,
 	}
-	if signIn {
+	switch {
+	case signIn:
 		v.SignIn = &signInView{CSRF: s.csrf.token(w, r), Next: transferPath(token)}
-	} else {
+	case tr.Level >= 3:
+		tv.Sender = tr.Sender
+		if tv.E2E, p = s.e2eFileView(r, v, tr, token, who); p != nil {
+			s.problemPage(w, r, p)
+			return
+		}
+		v.Scripts = s.scriptTags()
+		w.Header().Set("Content-Security-Policy", e2eCSP)
+	default:
 		tv.Sender = tr.Sender
 		for _, f := range tr.Files {
-			tv.Files = append(tv.Files, fileView{
-				Name: f.Name,
-				Size: s.text.Size(v.Lang, f.Size),
-				URL:  fileURL(token, f.ID),
-			})
+			tv.Files = append(tv.Files, s.fileViewOf(v.Lang, token, f))
 		}
 	}
 	v.Transfer = tv

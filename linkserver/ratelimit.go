@@ -42,6 +42,15 @@ var (
 	// requested from anywhere: three at once (a lost mail, a second try),
 	// then one every three minutes, so nobody floods a person's inbox.
 	addressLimit = limit{every: 3 * time.Minute, burst: 3, maxKeys: 10000}
+	// keyLimits and keyAccountLimit charge every key upload (setting,
+	// changing the passphrase, resetting, bringing one's own key), per
+	// client and per account. A person needs a handful; each one rewrites
+	// the database (compaction), so a script must not loop on it.
+	keyLimits = guardLimits{
+		client: limit{every: time.Minute, burst: 10, maxKeys: 10000},
+		subnet: limit{every: 20 * time.Second, burst: 30, maxKeys: 10000},
+	}
+	keyAccountLimit = limit{every: 2 * time.Minute, burst: 6, maxKeys: 10000}
 )
 
 // limiter holds token buckets by key (a client's prefix, an e-mail

@@ -16,14 +16,15 @@ var templateFS embed.FS
 
 // pageNames are the page templates; each is parsed together with the layout
 // and the shared forms.
-var pageNames = []string{"home", "transfer", "error", "signin", "code", "status"}
+var pageNames = []string{"home", "transfer", "error", "signin", "code", "status", "key"}
 
 type pages struct{ tmpl map[string]*template.Template }
 
 func loadPages() (*pages, error) {
 	p := &pages{tmpl: make(map[string]*template.Template)}
 	for _, name := range pageNames {
-		t, err := template.ParseFS(templateFS, "assets/templates/layout.html", "assets/templates/forms.html", "assets/templates/"+name+".html")
+		t, err := template.ParseFS(templateFS, "assets/templates/layout.html", "assets/templates/forms.html",
+			"assets/templates/e2e.html", "assets/templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", name, err)
 		}
@@ -58,6 +59,11 @@ type view struct {
 	SignIn *signInView
 	Code   *codeView
 	Status *statusView
+	Key    *keyView
+
+	// Scripts, when set, loads the level-3/4 modules (see scriptTags);
+	// pages without it run no script at all.
+	Scripts *scriptTags
 
 	cat *catalog.Catalog
 }
@@ -79,12 +85,18 @@ type transferView struct {
 	ExpiresISO   string
 	SignInNeeded bool
 	Files        []fileView
+	// E2E is the level-3/4 part, for a signed-in recipient; Files is then
+	// empty and E2E lists them.
+	E2E *e2eView
 }
 
 type fileView struct {
-	Name string
-	Size string
-	URL  string
+	ID    string
+	Name  string
+	Size  string // for people, e.g. "1,2 MB"
+	Bytes string // exact, for the page's progress bar
+	Type  string // the media type a download is saved as
+	URL   string
 }
 
 type errorView struct {

@@ -42,10 +42,15 @@ type Server struct {
 	mails   *guard // sign-in codes requested, per client
 	// addresses limits sign-in codes per recipient address (normalised).
 	addresses *limiter[string]
-	notifier  Notifier
-	tls       *tls.Config
-	logo      *logo
-	now       func() time.Time
+	// keyChanges limits key uploads per client, and keyAccounts per
+	// account: each change rewrites (compacts) the whole database.
+	keyChanges  *guard
+	keyAccounts *limiter[string]
+	scripts     scripts
+	notifier    Notifier
+	tls         *tls.Config
+	logo        *logo
+	now         func() time.Time
 	// timeouts of the HTTP server; tests shorten them.
 	timeouts struct{ readHeader, read, write, idle time.Duration }
 	// downloadDone, when set (by tests), is called as each download
@@ -80,6 +85,10 @@ func New(cfg Config, v Vault, cat *catalog.Catalog, log *slog.Logger, opts ...Op
 	if err != nil {
 		return nil, fmt.Errorf("linkserver: %w", err)
 	}
+	sc, err := loadScripts()
+	if err != nil {
+		return nil, fmt.Errorf("linkserver: %w", err)
+	}
 	lg, err := loadLogo(cfg.LogoFile)
 	if err != nil {
 		return nil, fmt.Errorf("linkserver: %w", err)
@@ -89,20 +98,23 @@ func New(cfg Config, v Vault, cat *catalog.Catalog, log *slog.Logger, opts ...Op
 		return nil, fmt.Errorf("linkserver: csrf key: %w", err)
 	}
 	s := &Server{
-		cfg:       cfg,
-		vault:     v,
-		text:      cat,
-		log:       log,
-		mux:       http.NewServeMux(),
-		pages:     pg,
-		csrf:      csrfGuard{key: key, secure: cfg.secure()},
-		clients:   clientIP{trusted: cfg.TrustedProxies},
-		guesses:   newGuard(guessLimits),
-		forms:     newGuard(formLimits),
-		mails:     newGuard(mailLimits),
-		addresses: newLimiter[string](addressLimit),
-		logo:      lg,
-		now:       time.Now,
+		cfg:         cfg,
+		vault:       v,
+		text:        cat,
+		log:         log,
+		mux:         http.NewServeMux(),
+		pages:       pg,
+		csrf:        csrfGuard{key: key, secure: cfg.secure()},
+		clients:     clientIP{trusted: cfg.TrustedProxies},
+		guesses:     newGuard(guessLimits),
+		forms:       newGuard(formLimits),
+		mails:       newGuard(mailLimits),
+		addresses:   newLimiter[string](addressLimit),
+		keyChanges:  newGuard(keyLimits),
+		keyAccounts: newLimiter[string](keyAccountLimit),
+		scripts:     sc,
+		logo:        lg,
+		now:         time.Now,
 	}
 	for _, o := range opts {
 		o(s)
@@ -136,6 +148,12 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /s/{token}", s.statusPage)
 	s.mux.Handle("POST /s/{token}/revoke", s.csrf.protect(s, http.HandlerFunc(s.revoke)))
 	s.mux.HandleFunc("GET /.well-known/sealgate/receipt-key.asc", s.receiptKey)
+	s.mux.HandleFunc("GET /key", s.keyPage)
+	s.mux.Handle("POST /key", s.keyForm())
+	s.mux.HandleFunc("GET /api/v1/me/key", s.getKeyAPI)
+	s.mux.Handle("PUT /api/v1/me/key", s.jsonBody(maxKeyBody, s.putKeyAPI))
+	s.mux.HandleFunc("GET /assets/js/{name}", s.serveScript)
+	s.mux.HandleFunc("GET /assets/vendor/{name}", s.serveScript)
 	s.mux.HandleFunc("GET /static/{name}", s.asset)
 	s.mux.HandleFunc("GET /static/logo", s.serveLogo)
 	s.mux.HandleFunc("/api/", s.apiNotFound)

@@ -43,6 +43,9 @@ type statusRow struct {
 	FirstISO    string
 	LastISO     string
 	Count       int
+	// Unreadable is true when this recipient can no longer open this
+	// file (level 3–4): they replaced their key after it was sent.
+	Unreadable bool
 }
 
 // findSenderTransfer looks up the transfer of a status token under the same
@@ -136,6 +139,13 @@ func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, token stri
 		s.internalError(w, r, "listing downloads", err)
 		return
 	}
+	var unreadable []vault.UnreadableFile
+	if tr.Level >= 3 {
+		if unreadable, err = s.vault.UnreadableFiles(r.Context(), tr.ID); err != nil {
+			s.internalError(w, r, "listing unreadable files", err)
+			return
+		}
+	}
 	v := s.newView(w, r)
 	when := func(t time.Time) string { return s.text.DateTime(v.Lang, t.Local()) }
 	sv := &statusView{
@@ -171,6 +181,7 @@ func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, token stri
 				row.Last, row.LastISO = when(d.Last), d.Last.UTC().Format(time.RFC3339)
 				row.Count = d.Count
 			}
+			row.Unreadable = isUnreadable(unreadable, f.ID, addr)
 			sf.Rows = append(sf.Rows, row)
 		}
 		sv.Files = append(sv.Files, sf)
@@ -195,4 +206,18 @@ func downloadOf(ds []vault.Download, fileID, addr string) (vault.Download, bool)
 		}
 	}
 	return vault.Download{}, false
+}
+
+// isUnreadable reports whether the list names addr's copy of one file.
+func isUnreadable(list []vault.UnreadableFile, fileID, addr string) bool {
+	norm, err := vault.NormalizeEmail(addr)
+	if err != nil {
+		return false
+	}
+	for _, u := range list {
+		if u.FileID == fileID && u.Email == norm {
+			return true
+		}
+	}
+	return false
 }

@@ -215,7 +215,11 @@ export async function uploadKey({ publicKey, passphraseLocked = '', recoveryLock
  * stream (or this call) end in an error.
  */
 export async function decryptStream(response, privateKey, onProgress, size = 0) {
-  if (!response.ok) throw new Error(`Download failed (HTTP ${response.status}).`);
+  if (!response.ok) {
+    const err = new Error(`Download failed (HTTP ${response.status}).`);
+    err.status = response.status; // 409: no key packet yet; 410: an earlier key's file
+    throw err;
+  }
   const message = await openpgp.readMessage({ binaryMessage: response.body });
   const { data } = await openpgp.decrypt({
     message,
