@@ -122,6 +122,7 @@ func startBrandedGate(t *testing.T, nextHop string) (*gate, string) {
 	fmt.Fprintf(&b, "storage:\n  dir: %q\n", filepath.Join(dir, "storage"))
 	fmt.Fprintf(&b, "admin:\n  listen: %q\n", g.AdminAddr)
 	fmt.Fprintf(&b, "branding:\n  name: %q\n  logo_file: %q\n  imprint_url: %q\n  privacy_url: %q\n", brandName, logo, imprintURL, privacyURL)
+	fmt.Fprintf(&b, "notify:\n  from: %q\n", "noreply@gate.sealgate.test")
 	fmt.Fprintf(&b, "log:\n  format: json\n  level: info\n")
 	config := filepath.Join(dir, "sealgate.yaml")
 	if err := os.WriteFile(config, []byte(b.String()), 0o600); err != nil {

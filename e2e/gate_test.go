@@ -111,6 +111,7 @@ func (g *gate) config(o gateOptions) string {
 	fmt.Fprintf(&b, "storage:\n  dir: %q\n", o.StorageDir)
 	fmt.Fprintf(&b, "admin:\n  listen: %q\n", g.AdminAddr)
 	fmt.Fprintf(&b, "branding:\n  name: Landratsamt Test\n")
+	fmt.Fprintf(&b, "notify:\n  from: %q\n", "Landratsamt Test <noreply@gate.sealgate.test>")
 	fmt.Fprintf(&b, "log:\n  format: json\n  level: debug\n")
 	return b.String()
 }

@@ -69,6 +69,8 @@ storage:
   dir: %s
 admin:
   listen: %s
+notify:
+  from: noreply@sealgate.test
 log:
   format: text
 `, e.smtp, e.web, e.web, e.dir, e.adminAddr)

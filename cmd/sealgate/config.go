@@ -41,7 +41,10 @@ type fileConfig struct {
 		DKIM            dkimKeys `mapstructure:"dkim"`
 	} `mapstructure:"smtp"`
 	Notify struct {
-		DKIM dkimKeys `mapstructure:"dkim"`
+		From          string   `mapstructure:"from"`
+		SenderSummary bool     `mapstructure:"sender_summary"`
+		Receipts      bool     `mapstructure:"receipts"`
+		DKIM          dkimKeys `mapstructure:"dkim"`
 	} `mapstructure:"notify"`
 	Web struct {
 		Listen         string   `mapstructure:"listen"`
@@ -115,6 +118,9 @@ var defaults = map[string]any{
 	"smtp.dkim.domain":                "",
 	"smtp.dkim.selector":              "",
 	"smtp.dkim.private_key_file":      "",
+	"notify.from":                     "",
+	"notify.sender_summary":           true,
+	"notify.receipts":                 true,
 	"notify.dkim.domain":              "",
 	"notify.dkim.selector":            "",
 	"notify.dkim.private_key_file":    "",

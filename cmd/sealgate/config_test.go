@@ -78,7 +78,7 @@ func TestCheckConfigAcceptsTheShippedFiles(t *testing.T) {
 }
 
 func TestEnvironmentOverridesFile(t *testing.T) {
-	p := writeConfig(t, "web:\n  public_url: https://from-file.example\nstorage:\n  dir: "+t.TempDir()+"\n")
+	p := writeConfig(t, "notify:\n  from: noreply@example.org\nweb:\n  public_url: https://from-file.example\nstorage:\n  dir: "+t.TempDir()+"\n")
 	t.Setenv("SEALGATE_WEB_PUBLIC_URL", "https://from-env.example/")
 	t.Setenv("SEALGATE_SMTP_INTERNAL_DOMAINS", "Example.org, example.net")
 	t.Setenv("SEALGATE_SMTP_MAX_MESSAGE_SIZE", "25MiB")
@@ -98,7 +98,7 @@ func TestEnvironmentOverridesFile(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	p := writeConfig(t, "web:\n  public_url: https://secure.example.org\nstorage:\n  dir: "+t.TempDir()+"\n")
+	p := writeConfig(t, "notify:\n  from: noreply@example.org\nweb:\n  public_url: https://secure.example.org\nstorage:\n  dir: "+t.TempDir()+"\n")
 	s, err := loadSettings(p)
 	if err != nil {
 		t.Fatal(err)
@@ -144,11 +144,11 @@ func TestDKIMKeygenAndCheckConfig(t *testing.T) {
 	if _, err := runCLI(t, "dkim", "keygen", "--domain", "example.org", "--selector", "sg1", "--out", key); err == nil || !strings.Contains(err.Error(), "--force") {
 		t.Errorf("overwrote an existing key: %v", err)
 	}
-	good := writeConfig(t, "web:\n  public_url: https://s.example.org\nstorage:\n  dir: "+dir+"\nsmtp:\n  dkim:\n    domain: example.org\n    selector: sg1\n    private_key_file: "+key+"\n")
+	good := writeConfig(t, "notify:\n  from: noreply@example.org\nweb:\n  public_url: https://s.example.org\nstorage:\n  dir: "+dir+"\nsmtp:\n  dkim:\n    domain: example.org\n    selector: sg1\n    private_key_file: "+key+"\n")
 	if _, err := runCLI(t, "check-config", "--config", good); err != nil {
 		t.Errorf("valid DKIM config refused: %v", err)
 	}
-	bad := writeConfig(t, "web:\n  public_url: https://s.example.org\nstorage:\n  dir: "+dir+"\nsmtp:\n  dkim:\n    domain: example.org\nnotify:\n  dkim:\n    selector: x\n    private_key_file: /nonexistent.pem\n")
+	bad := writeConfig(t, "web:\n  public_url: https://s.example.org\nstorage:\n  dir: "+dir+"\nsmtp:\n  dkim:\n    domain: example.org\nnotify:\n  from: noreply@example.org\n  dkim:\n    selector: x\n    private_key_file: /nonexistent.pem\n")
 	_, err = runCLI(t, "check-config", "--config", bad)
 	if err == nil || !strings.Contains(err.Error(), "smtp.dkim.") || !strings.Contains(err.Error(), "notify.dkim.") {
 		t.Errorf("broken DKIM config: %v", err)

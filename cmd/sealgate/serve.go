@@ -20,6 +20,7 @@ import (
 	"sealgate/internal/devoutbox"
 	"sealgate/internal/metrics"
 	"sealgate/linkserver"
+	"sealgate/notify"
 	"sealgate/smtpproxy"
 	"sealgate/vault"
 )
@@ -137,24 +138,37 @@ func run(ctx context.Context, s settings, lns *listeners, log *slog.Logger) erro
 		outbox = devoutbox.New(log.With("component", "dev-outbox"))
 		s.SMTP.NextHop = lns.outbox.Addr().String()
 		s.SMTP.NextHopTLS = "none"
+		s.SMTP.DeliverHop = ""
 		g.Go(func() error { return outbox.Serve(gctx, lns.outbox) })
 		log.Warn("development outbox replaces the next hop; never use this in production", "outbox", s.Web.PublicURL+"/dev/outbox/")
 	}
+
+	// sealgate's own mail (codes, receipts, notices) leaves through the
+	// same kind of next-hop client as relayed mail.
+	out, err := smtpproxy.NewOutbound(s.SMTP.Outbound(), log.With("component", "outbound"))
+	if err != nil {
+		return fmt.Errorf("outbound mail: %w", err)
+	}
+	defer out.Close()
+	mailer, err := notify.New(s.Notify, cat, out, log.With("component", "notify"))
+	if err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	s.SMTP.SenderCopy = mailer
+	s.SMTP.Observer = obs
 
 	relay, err := smtpproxy.New(s.SMTP, v, cat, log.With("component", "smtp"))
 	if err != nil {
 		return fmt.Errorf("smtp: %w", err)
 	}
-	web, err := linkserver.New(s.Web, v, cat, log.With("component", "web"))
+	web, err := linkserver.New(s.Web, v, cat, log.With("component", "web"), linkserver.WithNotifier(mailer))
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
 	if outbox != nil {
 		web.Handle("/dev/outbox/", outbox.Handler("/dev/outbox"))
 	}
-	// The Warner (retention warning mails) comes from the notify package;
-	// until it is wired, nil: the sweeper purges and says that it warns nobody.
-	sweep := newSweeper(v, nil, obs, log.With("component", "retention"), s.SweepInterval)
+	sweep := newSweeper(v, mailer, obs, log.With("component", "retention"), s.SweepInterval)
 	admin := adminServer(adminConfig(v, sweep, secret, obs, s.SMTP.NextHop, log))
 
 	g.Go(func() error { return relay.Serve(gctx, lns.smtp) })

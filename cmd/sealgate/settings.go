@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"sealgate/linkserver"
+	"sealgate/notify"
 	"sealgate/smtpproxy"
-	"sealgate/smtpproxy/dkimsign"
 	"sealgate/vault"
 )
 
@@ -27,8 +27,8 @@ type settings struct {
 	LogFormat     string
 	LogLevel      slog.Level
 	DevOutbox     bool
-	// NotifyDKIM signs the mails sealgate writes itself (notify.dkim).
-	NotifyDKIM dkimsign.Config
+	// Notify is what sealgate's own mails need (notify.*).
+	Notify notify.Config
 }
 
 // buildSettings validates fc and returns every problem at once.
@@ -148,11 +148,25 @@ func buildSettings(fc fileConfig) (settings, error) {
 	s.SweepInterval = sweepInterval
 	s.LogFormat = fc.Log.Format
 	s.DevOutbox = dev
-	s.NotifyDKIM = fc.Notify.DKIM.config()
+	s.Notify = notify.Config{
+		From:          fc.Notify.From,
+		PublicURL:     publicURL,
+		OrgName:       fc.Branding.Name,
+		SenderSummary: fc.Notify.SenderSummary,
+		Receipts:      fc.Notify.Receipts,
+		DKIM:          fc.Notify.DKIM.config(),
+	}
+	s.Web.Receipts = fc.Notify.Receipts
+	s.SMTP.DeliverHop = fc.SMTP.DeliverHop
 	// Each package knows its own rules too; report what cmd did not
 	// already report for the same key.
 	p.addNew(s.SMTP.Validate())
 	p.addNew(s.Web.Validate())
+	if fc.Notify.From == "" {
+		p.add("notify.from", "is required: sign-in codes, receipts and notices come from this address, e.g. \"Landratsamt <noreply@example.org>\"")
+	} else {
+		p.addNew(s.Notify.Validate())
+	}
 	if err := p.err(); err != nil {
 		return settings{}, err
 	}
