@@ -58,14 +58,30 @@ func TestPostfixContentFilter(t *testing.T) {
 	// Postfix is done when its queue is empty: everything was delivered or
 	// bounced, and the bounce itself delivered.
 	pf.WaitQueue(ctx, t, func(q []postfixtest.QueuedMessage) bool { return len(q) == 0 })
-	msgs, err := internet.WaitMessages(ctx, 3)
+	// Four mails leave: the rewritten one, the unchanged one, Postfix's
+	// bounce for [secure9], and sealgate's sender copy for the [secure1]
+	// transfer (notify.sender_summary is on by default).
+	msgs, err := internet.WaitMessages(ctx, 4)
 	if err != nil {
-		t.Fatalf("want 3 messages at the internet side (rewritten, unchanged, bounce), got %d: %v\npostfix log:\n%s",
+		t.Fatalf("want 4 messages at the internet side (rewritten, unchanged, bounce, sender copy), got %d: %v\npostfix log:\n%s",
 			len(internet.Messages()), err, pf.Log())
 	}
-	if len(msgs) != 3 {
-		t.Errorf("want exactly 3 delivered messages, got %d", len(msgs))
+	if len(msgs) != 4 {
+		t.Errorf("want exactly 4 delivered messages, got %d", len(msgs))
 	}
+
+	t.Run("clerk gets a sender copy", func(t *testing.T) {
+		var copies int
+		for _, m := range msgs {
+			if len(m.To) == 1 && m.To[0] == clerk && bytes.Contains(m.Data, []byte("Auto-Submitted: auto-generated")) &&
+				bytes.Contains(m.Data, []byte(g.WebURL+"/s/")) {
+				copies++
+			}
+		}
+		if copies != 1 {
+			t.Errorf("want one sender copy with a status link to %s, got %d", clerk, copies)
+		}
+	})
 
 	t.Run("secure1 is rewritten and signed", func(t *testing.T) {
 		m := bySubject(t, msgs, "Ihr Bescheid")
