@@ -1,7 +1,7 @@
 // Package vault stores everything sealgate keeps: transfers, their encrypted
 // files, tokens and access codes, recipients' accounts, sign-in codes,
-// sessions, download records, the gateway's keys and the receipt signing key
-// (and, later, upload requests). File bodies are OpenPGP messages in a
+// sessions, download records, the gateway's keys and the receipt signing key,
+// and upload links (uploadlinks.go). File bodies are OpenPGP messages in a
 // BlobStore; metadata and session-key packets live in bbolt.
 //
 // A transfer is written in two phases, like an SMTP delivery target:
@@ -14,7 +14,7 @@
 //	sealgate.db       bbolt: transfers, token and access-code indexes (hashes
 //	                  only), file records, session-key packets, accounts,
 //	                  sign-in codes (HMAC only), sessions (hashes only),
-//	                  download records
+//	                  download records, upload links (hashes only)
 //	gateway-key.asc   the gateway's current OpenPGP secret key, made at first
 //	                  start (v6, for encrypting files)
 //	keys/             retired gateway keys, one file each, kept while a

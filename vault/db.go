@@ -16,7 +16,8 @@ import (
 // database written by a newer one; a later version migrates older ones in
 // openDB. Version 2 added accounts, sign-in codes, sessions, sender tokens
 // and download records (new buckets only, so 1 migrates by creating them).
-const schemaVersion = 2
+// Version 3 added upload links and uploads (new buckets only as well).
+const schemaVersion = 3
 
 // dbName is the bbolt file in storage.dir.
 const dbName = "sealgate.db"
@@ -57,9 +58,15 @@ var (
 	bucketLoginCodes = []byte("logincodes")
 	// bucketSessions: SHA-256(session token) -> sessionRecord.
 	bucketSessions = []byte("sessions")
+	// bucketUploadLinks: transferID/address -> uploadLinkRecord, one per
+	// recipient who was given an upload link.
+	bucketUploadLinks = []byte("uploadlinks")
+	// bucketUploadTokens: SHA-256(upload token) -> transferID/address.
+	bucketUploadTokens = []byte("uploadtokens")
 
 	allBuckets = [][]byte{bucketMeta, bucketTransfers, bucketTokens, bucketCodes, bucketFiles, bucketKeyPackets,
-		bucketSenderTokens, bucketDownloads, bucketAccounts, bucketLoginCodes, bucketSessions}
+		bucketSenderTokens, bucketDownloads, bucketAccounts, bucketLoginCodes, bucketSessions,
+		bucketUploadLinks, bucketUploadTokens}
 	keySchema         = []byte("schema")
 	keyLoginSecret    = []byte("login_secret")
 	keyCompactPending = []byte("compact_pending")
@@ -331,11 +338,14 @@ func deleteTransferData(tx *bolt.Tx, transferID string, keepFiles bool) ([]strin
 
 // deleteTransfer removes every trace of a transfer from the database (its
 // record with the failed-code counter and marks, files, key packets,
-// token, access-code and sender-token indexes, download records) and
-// returns the blob IDs to delete.
+// token, access-code and sender-token indexes, download records, upload
+// links) and returns the blob IDs to delete.
 func deleteTransfer(tx *bolt.Tx, rec transferRecord) ([]string, error) {
 	blobs, err := deleteTransferData(tx, rec.ID, false)
 	if err != nil {
+		return nil, err
+	}
+	if err := deleteUploadLinks(tx, rec.ID); err != nil {
 		return nil, err
 	}
 	if err := deleteIndex(tx.Bucket(bucketTokens), rec.TokenHash, rec.ID); err != nil {
