@@ -10,4 +10,10 @@
 // codes are mailed and checked only on POST, and a download is counted (and,
 // at level 2 and above, receipted) only once its last byte went out. The
 // addresses are documented in API.md.
+//
+// At levels 3 and 4 the server hands each recipient the OpenPGP message made
+// for their own key and never decrypts it; the transfer page's scripts
+// (assets/js: page.js on e2e.js on OpenPGP.js, loaded with Subresource
+// Integrity) make, lock, unlock and use the key in the browser. Recipients
+// with a key of their own upload it at /key and download .pgp files.
 package linkserver

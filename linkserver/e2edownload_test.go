@@ -157,7 +157,7 @@ func TestMessageDownloadUnreadable(t *testing.T) {
 
 // TestLevel4Text: the message text of a level-4 transfer is served as
 // messages the recipient's key opens (plain and HTML), listed in the
-// manifest with kind "text".
+// manifest with kind "text"; reading it sends the clerk one receipt.
 func TestLevel4Text(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -175,7 +175,12 @@ func TestLevel4Text(t *testing.T) {
 		if got := string(k.decrypt(t, body)); got != want {
 			t.Errorf("%s: %q, want %q", id, got, want)
 		}
-		e.waitDownload()
+		if !e.waitDownload() {
+			t.Errorf("%s: the complete download was not counted", id)
+		}
+	}
+	if n := len(e.notes.receiptList()); n != 1 {
+		t.Errorf("%d receipts for reading the message (plain and HTML), want 1", n)
 	}
 	resp, body := e.do(c, http.MethodGet, "/api/v1/transfers/"+st.token, nil)
 	if resp.StatusCode != http.StatusOK || strings.Count(string(body), `"kind":"text"`) != 2 || strings.Count(string(body), `"kind"`) != 2 {

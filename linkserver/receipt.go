@@ -26,7 +26,11 @@ func (s *Server) countDownload(r *http.Request, tr vault.Transfer, f vault.File,
 		s.log.Error("recording a download", "transfer", tr.ID, "file", f.ID, "err", err)
 		return false
 	}
-	if !first || who == "" || !s.cfg.Receipts || s.notifier == nil {
+	// A level-4 message is one thing to the clerk: the plain text, which
+	// every reader fetches, stands for it, and its HTML twin sends no
+	// second receipt.
+	htmlTwin := f.Kind == vault.KindText && f.ID == vault.TextHTMLID
+	if !first || who == "" || !s.cfg.Receipts || s.notifier == nil || htmlTwin {
 		return true
 	}
 	signed, err := s.vault.SignReceipt(ctx, receiptText(s.cfg.PublicURL, tr, f, who, at))

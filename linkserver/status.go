@@ -174,6 +174,13 @@ func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, token stri
 	}
 	for _, f := range tr.Files {
 		sf := statusFile{Name: f.Name, Size: s.text.Size(v.Lang, f.Size), SHA256: f.SHA256}
+		switch {
+		case f.Kind != vault.KindText:
+		case f.ID == vault.TextHTMLID:
+			sf.Name = v.T("page.e2e.message_html")
+		default:
+			sf.Name = v.T("page.e2e.message_plain")
+		}
 		for _, addr := range who {
 			row := statusRow{Who: addr}
 			if d, ok := downloadOf(downloads, f.ID, addr); ok {
