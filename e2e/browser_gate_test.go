@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,9 +33,9 @@ type browserSite struct {
 	// Revoked is the page of a withdrawn transfer ("" when `sealgate
 	// transfers revoke` is not there).
 	Revoked string
-	// Status is the sender's status page of a transfer, when some mail
-	// carries its link ("" until sealgate mails it).
-	Status string
+	// Status is the sender's status page of L1, from the clerk's sender
+	// copy; StatusRevoked that of the withdrawn transfer.
+	Status, StatusRevoked string
 }
 
 const (
@@ -67,9 +68,20 @@ func startBrowserSite(t *testing.T) *browserSite {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	msgs, err := internet.WaitMessages(ctx, 3)
+	// Each mail leaves rewritten for the citizen, and the clerk gets a
+	// sender copy with the link to its status page (notify.sender_summary).
+	all, err := internet.WaitMessages(ctx, 6)
 	if err != nil {
-		t.Fatalf("the three mails did not reach the next hop: %v\n%s", err, s.Logs())
+		t.Fatalf("the three mails and their sender copies did not reach the next hop: %v\n%s", err, s.Logs())
+	}
+	var msgs, copies []smtptest.Message
+	for _, m := range all {
+		switch {
+		case slices.Contains(m.To, citizen):
+			msgs = append(msgs, m)
+		case slices.Contains(m.To, clerk):
+			copies = append(copies, m)
+		}
 	}
 	link := regexp.MustCompile(regexp.QuoteMeta(s.WebURL) + transferURL)
 	linkIn := func(subject string) (url, text string) {
@@ -87,14 +99,23 @@ func startBrowserSite(t *testing.T) *browserSite {
 	s.L2, _ = linkIn("Ihr Gutachten")
 	withdrawn, _ := linkIn("Versehentlich")
 	status := regexp.MustCompile(regexp.QuoteMeta(s.WebURL) + `/s/[A-Za-z0-9_-]{43}`)
-	for _, m := range msgs {
-		if u := status.FindString(parse(t, m.Data).text()); u != "" {
-			s.Status = u
-			break
+	// The copy names the transfer by reference and lists its files.
+	statusOf := func(file string) string {
+		for _, m := range copies {
+			if text := parse(t, m.Data).text(); strings.Contains(text, file) {
+				if u := status.FindString(text); u != "" {
+					return u
+				}
+				t.Fatalf("no status link in the sender copy listing %q:\n%s", file, text)
+			}
 		}
+		t.Fatalf("no sender copy lists %q", file)
+		return ""
 	}
+	s.Status = statusOf("Bescheid 2026.pdf")
+	withdrawnStatus := statusOf("Falscher Empfaenger.pdf")
 	if s.revoke(t, "Falscher Empfaenger.pdf") {
-		s.Revoked = withdrawn
+		s.Revoked, s.StatusRevoked = withdrawn, withdrawnStatus
 	}
 	return s
 }
@@ -122,7 +143,7 @@ func startBrandedGate(t *testing.T, nextHop string) (*gate, string) {
 	fmt.Fprintf(&b, "storage:\n  dir: %q\n", filepath.Join(dir, "storage"))
 	fmt.Fprintf(&b, "admin:\n  listen: %q\n", g.AdminAddr)
 	fmt.Fprintf(&b, "branding:\n  name: %q\n  logo_file: %q\n  imprint_url: %q\n  privacy_url: %q\n", brandName, logo, imprintURL, privacyURL)
-	fmt.Fprintf(&b, "notify:\n  from: %q\n", "noreply@gate.sealgate.test")
+	fmt.Fprintf(&b, "notify:\n  from: %q\n  sender_summary: true\n", brandName+" <noreply@gate.sealgate.test>")
 	fmt.Fprintf(&b, "log:\n  format: json\n  level: info\n")
 	config := filepath.Join(dir, "sealgate.yaml")
 	if err := os.WriteFile(config, []byte(b.String()), 0o600); err != nil {
