@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -154,6 +156,8 @@ func TestBrowserJourney(t *testing.T) {
 		}
 	}
 
+	j.checkAxe(t, tab, "level-4 message")
+
 	// Reload: the key is locked again; the recovery code opens it.
 	tab.Navigate(t, j.baseURL+j.l3)
 	tab.WaitVisible(t, "#unlock-form")
@@ -234,13 +238,36 @@ func TestBrowserJourney(t *testing.T) {
 	j.checkClerkSees(t, b, cat.T("en", "page.status.unreadable"))
 
 	j.checkNoSecrets(t, passphrase, recovery, newPassphrase, recovery2)
+	j.checkPhone(t, b)
 }
 
-// checkAxe fails t with the WCAG 2.1 AA violations axe-core finds.
+// checkPhone opens the first step as a second recipient on a phone: no
+// sideways scrolling, touch targets of 44×44 px, nothing for axe-core.
+func (j *journey) checkPhone(t *testing.T, b *browsertest.Browser) {
+	t.Helper()
+	tab := b.Tab(t, 360, 800, "de")
+	j.signInAs(t, tab, neighbour, j.l3n)
+	tab.WaitVisible(t, "#setup-form")
+	if px := tab.Overflow(t); px > 0 {
+		t.Errorf("phone: the page scrolls sideways by %d px", px)
+	}
+	var small []string
+	tab.Eval(t, smallTargetsJS, &small)
+	for _, s := range small {
+		t.Errorf("phone: touch target smaller than 44×44 px: %s", s)
+	}
+	j.checkAxe(t, tab, "phone")
+}
+
+// checkAxe fails t with the WCAG 2.1 AA violations axe-core finds, and
+// photographs the state when SEALGATE_SCREENSHOTS names a directory.
 func (j *journey) checkAxe(t *testing.T, tab *browsertest.Tab, state string) {
 	t.Helper()
 	for _, v := range tab.Axe(t) {
 		t.Errorf("axe (%s): %s", state, v)
+	}
+	if dir := os.Getenv(screenshotsEnv); dir != "" {
+		tab.Screenshot(t, filepath.Join(dir, "journey-"+strings.ReplaceAll(state, " ", "-")+".png"))
 	}
 }
 
@@ -264,6 +291,7 @@ type journey struct {
 	l3, l4   string // transfer page paths
 	l3ID     string
 	l3Sender string // the status page token of the level-3 transfer
+	l3n      string // a level-3 transfer page for the neighbour
 	file     []byte
 	fileName string
 	plain    string
@@ -316,8 +344,8 @@ func startJourney(t *testing.T) *journey {
 
 	j.file = make([]byte, 3<<20+12345) // several chunks of streaming decryption
 	rand.Read(j.file)
-	store := func(level int, add func(*vault.Draft) error) (string, string, string) {
-		d, err := v.BeginTransfer(ctx, vault.NewTransfer{Level: level, Sender: clerk, Recipients: []string{citizen}})
+	store := func(level int, to string, add func(*vault.Draft) error) (string, string, string) {
+		d, err := v.BeginTransfer(ctx, vault.NewTransfer{Level: level, Sender: clerk, Recipients: []string{to}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -329,12 +357,19 @@ func startJourney(t *testing.T) *journey {
 		}
 		return "/t/" + d.Token(), d.ID(), d.SenderToken()
 	}
-	j.l3, j.l3ID, j.l3Sender = store(3, func(d *vault.Draft) error {
+	j.l3, j.l3ID, j.l3Sender = store(3, citizen, func(d *vault.Draft) error {
 		_, err := d.AddFile(ctx, j.fileName, "application/pdf", bytes.NewReader(j.file))
 		return err
 	})
-	j.l4, _, _ = store(4, func(d *vault.Draft) error {
+	j.l4, _, _ = store(4, citizen, func(d *vault.Draft) error {
 		_, err := d.AddText(ctx, []byte(j.plain), []byte(j.html))
+		return err
+	})
+	// For a second recipient: on the citizen's transfers they would be
+	// pending, and the gateway would then re-wrap for the citizen's new key
+	// after a reset instead of leaving the file unreadable.
+	j.l3n, _, _ = store(3, neighbour, func(d *vault.Draft) error {
+		_, err := d.AddFile(ctx, "Antwort.pdf", "application/pdf", strings.NewReader("%PDF-1.4"))
 		return err
 	})
 	return j
@@ -358,6 +393,9 @@ func (j *journey) record(next http.Handler) http.Handler {
 }
 
 var journeyCodeRE = regexp.MustCompile(`\b[0-9]{8}\b`)
+
+// neighbour is a second recipient of the journey's transfers.
+const neighbour = "nachbarin@example.net"
 
 // signIn signs the tab in on a transfer page with the code from the mail.
 func (j *journey) signIn(t *testing.T, tab *browsertest.Tab, page string) {
