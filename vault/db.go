@@ -63,10 +63,20 @@ var (
 	bucketUploadLinks = []byte("uploadlinks")
 	// bucketUploadTokens: SHA-256(upload token) -> transferID/address.
 	bucketUploadTokens = []byte("uploadtokens")
+	// bucketUploads: uploadID (transferID/random) -> uploadRecord.
+	bucketUploads = []byte("uploads")
+	// bucketUploadFiles: uploadID/fileID -> uploadFileRecord.
+	bucketUploadFiles = []byte("uploadfiles")
+	// bucketClerkTokens: SHA-256(clerk download token) -> uploadID.
+	bucketClerkTokens = []byte("clerktokens")
+	// bucketOutbox: mail ID -> outboxRecord, mail sealgate writes itself
+	// that waits for the next hop (its key packets are under
+	// "out/<id>/<keyID>" in bucketKeyPackets).
+	bucketOutbox = []byte("outbox")
 
 	allBuckets = [][]byte{bucketMeta, bucketTransfers, bucketTokens, bucketCodes, bucketFiles, bucketKeyPackets,
 		bucketSenderTokens, bucketDownloads, bucketAccounts, bucketLoginCodes, bucketSessions,
-		bucketUploadLinks, bucketUploadTokens}
+		bucketUploadLinks, bucketUploadTokens, bucketUploads, bucketUploadFiles, bucketClerkTokens, bucketOutbox}
 	keySchema         = []byte("schema")
 	keyLoginSecret    = []byte("login_secret")
 	keyCompactPending = []byte("compact_pending")
@@ -312,12 +322,17 @@ func deleteTransferData(tx *bolt.Tx, transferID string, keepFiles bool) ([]strin
 			return nil, err
 		}
 	}
+	// Uploads go with their transfer, withdrawn or expired: the mail that
+	// carried a sent one to the clerk is the clerk's copy.
+	blobs, err := deleteUploads(tx, transferID)
+	if err != nil {
+		return nil, err
+	}
 	files, err := transferFiles(tx, transferID)
 	if err != nil {
 		return nil, err
 	}
 	fb := tx.Bucket(bucketFiles)
-	var blobs []string
 	for _, f := range files {
 		if f.BlobID != "" {
 			blobs = append(blobs, f.BlobID)

@@ -335,7 +335,7 @@ func (v *Vault) SweepOrphans(ctx context.Context) (int, error) {
 	inflight, _ := v.inflightSnapshot()
 	referenced := make(map[string]struct{})
 	err = v.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketFiles).ForEach(func(k, data []byte) error {
+		err := tx.Bucket(bucketFiles).ForEach(func(k, data []byte) error {
 			var f fileRecord
 			if err := decodeJSON(k, data, &f); err != nil {
 				return err
@@ -345,6 +345,13 @@ func (v *Vault) SweepOrphans(ctx context.Context) (int, error) {
 			}
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		if err := uploadBlobs(tx, referenced); err != nil {
+			return err
+		}
+		return outboxBlobs(tx, referenced)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("vault: sweeping orphans: %w", err)

@@ -50,6 +50,14 @@ type Vault struct {
 	// orphan sweep leaves the blobs alone and Purge the keys.
 	mu       sync.Mutex
 	inflight map[string]string
+
+	// uploadWrites holds the running write of each uploaded file
+	// (uploadID/fileID), so that a newer request can stop it (see
+	// WriteUploadFile).
+	uploadMu     sync.Mutex
+	uploadWrites map[string]*activeWrite
+	// partSize is uploadPartSize; tests make it small.
+	partSize int64
 }
 
 // Open opens (creating on first use) the store in cfg.Dir, including the
@@ -78,6 +86,8 @@ func Open(ctx context.Context, cfg Config) (*Vault, error) {
 		blobs:        cfg.Blobs,
 		spoolDir:     filepath.Join(cfg.Dir, "spool"),
 		inflight:     make(map[string]string),
+		uploadWrites: make(map[string]*activeWrite),
+		partSize:     uploadPartSize,
 	}
 	if v.days == 0 {
 		v.days = defaultTransferDays
