@@ -16,11 +16,10 @@ bench() { # pkg regexp [extra go test flags...]
 # median NAME UNIT: the median of the figure reported in UNIT by benchmark NAME.
 median() {
   awk -v name="$1" -v unit="$2" '
-    $1 ~ "^"name"(-[0-9]+)?$" { for (i = 3; i < NF; i++) if ($(i+1) == unit) v[n++] = $i }
-    END {
-      if (n == 0) { print "nan"; exit }
-      asort(v); print (n % 2) ? v[(n+1)/2] : (v[n/2] + v[n/2+1]) / 2
-    }' "$OUT"
+    $1 ~ "^"name"(-[0-9]+)?$" { for (i = 3; i < NF; i++) if ($(i+1) == unit) print $i }' "$OUT" |
+    sort -g | awk '{ v[NR] = $1 } END {
+      if (NR == 0) { print "nan"; exit }
+      print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2 }'
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "nan"; else printf "%.2f", a / b }'; }
