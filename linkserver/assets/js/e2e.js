@@ -347,7 +347,8 @@ function serviceWorkerDownload(worker, stream, name, type, size) {
         }
       } else if (data.type === 'cancel') {
         reader.cancel().catch(() => {});
-        finish(new Error('The download was cancelled.'));
+        // The person (or the browser's download policy) stopped it.
+        finish(new DOMException('The download was cancelled.', 'AbortError'));
       }
     };
     worker.postMessage({ type: 'sealgate-download', id, name, contentType: type, size }, [port2]);
