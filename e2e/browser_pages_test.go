@@ -30,6 +30,7 @@ func TestBrowser(t *testing.T) {
 	}
 	t.Run("pages", func(t *testing.T) { testPages(t, b, site, shots) })
 	t.Run("signin", func(t *testing.T) { testSignIn(t, b, site, shots) })
+	t.Run("sender", func(t *testing.T) { testSenderStatus(t, b, site, shots) })
 	t.Run("language", func(t *testing.T) { testLanguageSwitch(t, b, site) })
 	t.Run("keyboard", func(t *testing.T) { testKeyboard(t, b, site) })
 }
