@@ -3,7 +3,10 @@ package notify
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -13,12 +16,16 @@ import (
 )
 
 // compose turns c into a complete message to the checked address to:
-// multipart/alternative (text, HTML), inside multipart/mixed when there is
-// an attachment. Lines end in CRLF.
+// multipart/alternative (text, HTML), inside multipart/mixed when there are
+// attachments. Lines end in CRLF. File attachments are streamed into the
+// message; the caller bounds their total.
 func (n *Notifier) compose(to string, c *content, now time.Time) ([]byte, error) {
 	var h mail.Header
 	h.SetAddressList("From", []*mail.Address{n.from})
 	h.SetAddressList("To", []*mail.Address{{Address: to}})
+	if c.replyTo != "" {
+		h.SetAddressList("Reply-To", []*mail.Address{{Address: c.replyTo}})
+	}
 	// SetSubject encodes anything that is not plain printable ASCII, line
 	// breaks included, as RFC 2047 words: a subject cannot add a field.
 	h.SetSubject(displayText(c.subject))
@@ -35,7 +42,7 @@ func (n *Notifier) compose(to string, c *content, now time.Time) ([]byte, error)
 		return nil, err
 	}
 	var b bytes.Buffer
-	if c.attach == nil {
+	if c.attach == nil && len(c.files) == 0 {
 		w, err := mail.CreateInlineWriter(&b, h)
 		if err != nil {
 			return nil, fmt.Errorf("compose: %w", err)
@@ -56,16 +63,23 @@ func (n *Notifier) compose(to string, c *content, now time.Time) ([]byte, error)
 	if err := writeAlternatives(iw, c.text(), html); err != nil {
 		return nil, err
 	}
-	var ah mail.AttachmentHeader
-	ah.SetContentType(c.attach.contentType, map[string]string{"charset": "utf-8", "name": c.attach.name})
-	ah.SetFilename(c.attach.name)
-	ah.Set("Content-Transfer-Encoding", "base64")
-	aw, err := w.CreateAttachment(ah)
-	if err != nil {
-		return nil, fmt.Errorf("compose attachment: %w", err)
+	if c.attach != nil {
+		var ah mail.AttachmentHeader
+		ah.SetContentType(c.attach.contentType, map[string]string{"charset": "utf-8", "name": c.attach.name})
+		ah.SetFilename(c.attach.name)
+		ah.Set("Content-Transfer-Encoding", "base64")
+		aw, err := w.CreateAttachment(ah)
+		if err != nil {
+			return nil, fmt.Errorf("compose attachment: %w", err)
+		}
+		if err := writeClose(aw, c.attach.data); err != nil {
+			return nil, fmt.Errorf("compose attachment: %w", err)
+		}
 	}
-	if err := writeClose(aw, c.attach.data); err != nil {
-		return nil, fmt.Errorf("compose attachment: %w", err)
+	for _, f := range c.files {
+		if err := writeFile(w, f); err != nil {
+			return nil, fmt.Errorf("compose attachment: %w", err)
+		}
 	}
 	if err := w.Close(); err != nil {
 		return nil, fmt.Errorf("compose: %w", err)
@@ -92,6 +106,35 @@ func writeAlternatives(w *mail.InlineWriter, text, html string) error {
 		return fmt.Errorf("compose: %w", err)
 	}
 	return nil
+}
+
+// writeFile streams one file attachment, base64-encoded, and checks that
+// the bytes are those the vault hashed when it accepted the file.
+func writeFile(w *mail.Writer, f fileAttachment) error {
+	var ah mail.AttachmentHeader
+	ah.SetContentType(f.contentType, map[string]string{"name": f.name})
+	ah.SetFilename(f.name)
+	ah.Set("Content-Transfer-Encoding", "base64")
+	aw, err := w.CreateAttachment(ah)
+	if err != nil {
+		return err
+	}
+	r, err := f.open()
+	if err != nil {
+		_ = aw.Close()
+		return err
+	}
+	defer r.Close()
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(aw, h), r); err != nil {
+		_ = aw.Close()
+		return err
+	}
+	if hex.EncodeToString(h.Sum(nil)) != f.sha256 {
+		_ = aw.Close()
+		return errors.New("file does not match its recorded SHA-256")
+	}
+	return aw.Close()
 }
 
 func writeClose(w io.WriteCloser, b []byte) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"io"
 	"strings"
 )
 
@@ -15,6 +16,10 @@ type content struct {
 	blocks  []block
 	footer  []string
 	attach  *attachment // nil: none
+	// replyTo is a checked address for Reply-To; "" for none.
+	replyTo string
+	// files are attached after attach, streamed from the vault.
+	files []fileAttachment
 }
 
 type blockKind int
@@ -44,6 +49,15 @@ type attachment struct {
 	name        string
 	contentType string
 	data        []byte
+}
+
+// fileAttachment is a stored file attached to a mail, read when the mail
+// is composed.
+type fileAttachment struct {
+	name        string
+	contentType string
+	sha256      string // what the bytes must hash to
+	open        func() (io.ReadCloser, error)
 }
 
 // text renders the plain-text part: every URL alone on its own line, in
