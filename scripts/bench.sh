@@ -1,51 +1,69 @@
 #!/usr/bin/env bash
 # make bench: sealgate's performance figures (SPEC section 13), each a ratio
-# against a baseline measured in the same run on the same machine. Medians of
-# COUNT runs; raw output goes to bench.out for benchstat.
+# against a baseline measured in the same run on the same machine. Each pair
+# runs interleaved (A B A B ...) COUNT times, so both see the same machine;
+# the figure is the median of the pairwise ratios. Raw output goes to
+# bench.out (benchstat reads it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT=${COUNT:-5}
-OUT=${OUT:-bench.out}
+OUT=${OUT:-$PWD/bench.out}
 : >"$OUT"
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
 
-bench() { # pkg regexp [extra go test flags...]
-  local pkg=$1 re=$2; shift 2
-  go test -run '^$' -bench "$re" -count "$COUNT" "$@" "$pkg" | tee -a "$OUT" | grep -E '^Benchmark' >&2 || true
+# run PKG BENCH [flags]: one run of one benchmark, printing its figure line.
+run() {
+  local pkg=$1 name=$2; shift 2
+  local exe=$bin/$(echo "$pkg" | tr '/.' '__').test
+  [ -x "$exe" ] || go test -c -o "$exe" "$pkg"
+  (cd "$pkg" && "$exe" -test.run '^$' -test.bench "^${name}\$" -test.count 1 "$@") |
+    grep -E "^${name}(-[0-9]+)?[[:space:]]" | tee -a "$OUT"
 }
 
-# median NAME UNIT: the median of the figure reported in UNIT by benchmark NAME.
-median() {
-  awk -v name="$1" -v unit="$2" '
-    $1 ~ "^"name"(-[0-9]+)?$" { for (i = 3; i < NF; i++) if ($(i+1) == unit) print $i }' "$OUT" |
-    sort -g | awk '{ v[NR] = $1 } END {
-      if (NR == 0) { print "nan"; exit }
-      print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2 }'
+# figure LINE UNIT: the value reported in UNIT on a benchmark line.
+figure() { awk -v unit="$2" '{ for (i = 3; i < NF; i++) if ($(i+1) == unit) { print $i; exit } }' <<<"$1"; }
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit }; print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2 }'; }
+
+# pair PKG A B UNIT [flags]: median of A/B over COUNT interleaved runs;
+# sets ratio, a_med and b_med.
+pair() {
+  local pkg=$1 a=$2 b=$3 unit=$4; shift 4
+  local ratios=() as=() bs=()
+  for ((i = 1; i <= COUNT; i++)); do
+    local la lb va vb
+    la=$(run "$pkg" "$a" "$@"); lb=$(run "$pkg" "$b" "$@")
+    va=$(figure "$la" "$unit"); vb=$(figure "$lb" "$unit")
+    echo "  run $i: $a $va, $b $vb $unit" >&2
+    as+=("$va"); bs+=("$vb")
+    ratios+=("$(awk -v x="$va" -v y="$vb" 'BEGIN { printf "%.4f", x / y }')")
+  done
+  ratio=$(printf '%s\n' "${ratios[@]}" | median)
+  a_med=$(printf '%s\n' "${as[@]}" | median)
+  b_med=$(printf '%s\n' "${bs[@]}" | median)
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "nan"; else printf "%.2f", a / b }'; }
+verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { if (v == "nan" || v == "") print "not measured"; else if ((op == ">=" && v >= t) || (op == "<" && v < t)) print "meets target"; else print "MISSES target" }'; }
 
-# ns/op -> per-second rates are compared as baseline_ns / ours_ns.
-echo "== untagged pass-through vs bare go-smtp relay" >&2
-bench ./smtpproxy '^(BenchmarkPassThrough|BenchmarkBareRelay)$' -benchtime 3s
-pt=$(median BenchmarkPassThrough msgs/s); bare=$(median BenchmarkBareRelay msgs/s)
+echo "== untagged pass-through vs bare go-smtp relay (msgs/s)" >&2
+pair ./smtpproxy BenchmarkPassThrough BenchmarkBareRelay msgs/s -test.benchtime 2s
+r1=$ratio; a1=$a_med; b1=$b_med
 
-echo "== level-1 storage of 100 MiB vs raw go-crypto encryption" >&2
-bench ./vault '^(BenchmarkAddFile100MiB|BenchmarkRawEncrypt100MiB)$'
-store=$(median BenchmarkAddFile100MiB MB/s); raw=$(median BenchmarkRawEncrypt100MiB MB/s)
+echo "== level-1 storage of 100 MiB vs raw go-crypto encryption (MB/s)" >&2
+pair ./vault BenchmarkAddFile100MiB BenchmarkRawEncrypt100MiB MB/s
+r2=$ratio; a2=$a_med; b2=$b_med
 
-echo "== level-1 download vs net/http serving the plaintext from disk" >&2
-bench ./linkserver '^(BenchmarkDownloadLevel1|BenchmarkDownloadNetHTTPFile)$'
-dl=$(median BenchmarkDownloadLevel1 MB/s); srv=$(median BenchmarkDownloadNetHTTPFile MB/s)
+echo "== level-1 download vs net/http serving the plaintext from disk (MB/s)" >&2
+pair ./linkserver BenchmarkDownloadLevel1 BenchmarkDownloadNetHTTPFile MB/s
+r3=$ratio; a3=$a_med; b3=$b_med
 
 echo "== peak RSS relaying a 1 GiB level-1 message" >&2
-COUNT=1 bench ./smtpproxy '^BenchmarkLevel1Relay1GiB$' -benchtime 1x
-rss=$(median BenchmarkLevel1Relay1GiB peak-RSS-MiB)
+rss=$(figure "$(run ./smtpproxy BenchmarkLevel1Relay1GiB -test.benchtime 1x)" peak-RSS-MiB)
 
-verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { if (v == "nan") print "not measured"; else if ((op == ">=" && v >= t) || (op == "<" && v < t)) print "meets target"; else print "MISSES target" }'; }
-r1=$(ratio "$pt" "$bare"); r2=$(ratio "$store" "$raw"); r3=$(ratio "$dl" "$srv")
-printf '\n%-52s %10s %8s  %s\n' "figure" "value" "target" "" 
-printf '%-52s %9sx %8s  %s  (%s vs %s msgs/s)\n' "untagged pass-through / bare go-smtp relay" "$r1" ">=0.9" "$(verdict "$r1" 0.9 '>=')" "$pt" "$bare"
-printf '%-52s %9sx %8s  %s  (%s vs %s MB/s)\n' "level-1 storage / raw OpenPGP encryption (100 MiB)" "$r2" ">=0.5" "$(verdict "$r2" 0.5 '>=')" "$store" "$raw"
-printf '%-52s %9sx %8s  %s  (%s vs %s MB/s)\n' "level-1 download / net/http from disk" "$r3" ">=0.7" "$(verdict "$r3" 0.7 '>=')" "$dl" "$srv"
-printf '%-52s %8sMiB %8s  %s\n' "peak RSS, 1 GiB level-1 message" "$rss" "<100" "$(verdict "$rss" 100 '<')"
-echo "(raw figures in $OUT)"
+printf '\n%-52s %10s %8s\n' "figure (median of $COUNT interleaved pairs)" "value" "target"
+printf '%-52s %9.2fx %8s  %s  (%s vs %s msgs/s)\n' "untagged pass-through / bare go-smtp relay" "$r1" ">=0.9" "$(verdict "$r1" 0.9 '>=')" "$a1" "$b1"
+printf '%-52s %9.2fx %8s  %s  (%s vs %s MB/s)\n' "level-1 storage / raw OpenPGP encryption (100 MiB)" "$r2" ">=0.5" "$(verdict "$r2" 0.5 '>=')" "$a2" "$b2"
+printf '%-52s %9.2fx %8s  %s  (%s vs %s MB/s)\n' "level-1 download / net/http from disk" "$r3" ">=0.7" "$(verdict "$r3" 0.7 '>=')" "$a3" "$b3"
+printf '%-52s %7sMiB %8s  %s\n' "peak RSS, 1 GiB level-1 message" "$rss" "<100" "$(verdict "$rss" 100 '<')"
+echo "(raw benchmark lines in $OUT)"
