@@ -1,7 +1,9 @@
 package rewrite
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -138,6 +140,44 @@ func checkRewrite(t testing.TB, msg []byte) string {
 		len(res.Files), res.KeptParts, res.TextParts, res.NoticeParts, res.Recovered, len(parts))
 }
 
+// checkTakeText parses msg with Options.Text (level 4) and checks that the
+// output is the notice alone: two parts, text and HTML, holding none of
+// the text that went to the TextSink.
+func checkTakeText(t testing.TB, msg []byte) {
+	t.Helper()
+	hdr, body, err := ReadHeader(bufio.NewReader(bytes.NewReader(msg)), 0)
+	if err != nil {
+		return
+	}
+	text := &memText{}
+	m, err := Parse(context.Background(), hdr, body, Limits{}, Options{Text: text}, &memSink{})
+	if err != nil {
+		if !IsBadMessage(err) {
+			t.Fatalf("level 4: error is not a BadMessageError: %v", err)
+		}
+		return
+	}
+	if text.calls != 1 {
+		t.Fatalf("level 4: AddText called %d times", text.calls)
+	}
+	var out bytes.Buffer
+	res, err := m.Write(&out, testNotice{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLineEndings(t, out.Bytes())
+	parts, err := parseOutput(out.Bytes())
+	if err != nil {
+		t.Fatalf("level 4 output does not parse: %v", err)
+	}
+	// Exactly the notice, and nothing of the message besides.
+	lf := func(b []byte) string { return strings.TrimSpace(strings.ReplaceAll(string(b), "\r\n", "\n")) }
+	if len(parts) != 2 || lf(parts[0].body) != lf([]byte(testNotice{}.Text(res.Files))) ||
+		!strings.Contains(lf(parts[1].body), "<body>\n"+testNotice{}.HTML(res.Files)+"\n</body>") {
+		t.Fatalf("level 4 output is more than the notice: %d parts", len(parts))
+	}
+}
+
 func countParts(parts []outPart, data []byte) int {
 	n := 0
 	for _, p := range parts {
@@ -164,6 +204,7 @@ func TestCorpus(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("%s: %s", rel, checkRewrite(t, msg))
+			checkTakeText(t, msg)
 		})
 	}
 }

@@ -7,7 +7,8 @@ import (
 
 // FuzzRewrite checks, for any input, what TestCorpus checks for the corpus:
 // no panic; a *BadMessageError or an output that parses again; no bytes of
-// a removed attachment (16 bytes or more) in the output. Run it with
+// a removed attachment (16 bytes or more) in the output; and with the text
+// taken out (level 4), an output that is the notice alone. Run it with
 // go test -fuzz=FuzzRewrite ./smtpproxy/rewrite
 func FuzzRewrite(f *testing.F) {
 	for _, path := range corpusFiles(f) {
@@ -28,5 +29,6 @@ func FuzzRewrite(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		checkRewrite(t, msg)
+		checkTakeText(t, msg)
 	})
 }

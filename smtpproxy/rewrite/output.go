@@ -19,11 +19,12 @@ const (
 	kindNotice nodeKind = iota + 100 // a notice part: text/plain or text/html
 )
 
-// writeMessage decides where the notice goes and writes the message.
-func writeMessage(out io.Writer, hdr textproto.Header, root *node, notice Notice, res *Result) error {
+// writeMessage decides where the notice goes (if withNotice) and writes
+// the message. It changes the tree it is given.
+func writeMessage(out io.Writer, hdr textproto.Header, root *node, notice Notice, withNotice bool, res *Result) error {
 	root = prune(root)
 	replaced := false // the root entity is no longer the top of the message
-	if len(res.Files) > 0 {
+	if withNotice {
 		var err error
 		root, replaced, err = placeNotice(root, notice, res)
 		if err != nil {

@@ -18,6 +18,7 @@ const (
 	kindText                      // a text/plain or text/html body
 	kindInline                    // an image with a Content-ID, kept if the HTML refers to it
 	kindRemoved                   // taken out; written nowhere
+	kindLeaf                      // any other leaf, kept as it came (Options.KeepAll)
 )
 
 // node is a kept entity of the message tree.
@@ -49,6 +50,7 @@ type parser struct {
 	ctx   context.Context
 	s     *scanner
 	lim   Limits
+	opts  Options
 	sink  Sink
 	kept  int64
 	parts int
@@ -58,10 +60,17 @@ type parser struct {
 
 	recovered bool
 	outBounds []string // output boundaries of the open multiparts
+
+	// With Options.Text: the text bodies held for TextSink, and which
+	// media types have had their first body.
+	text     map[string]*node
+	textSeen map[string]bool
+	textDone bool
 }
 
-func newParser(ctx context.Context, r io.Reader, lim Limits, sink Sink) *parser {
-	return &parser{ctx: ctx, s: newScanner(ctx, r), lim: lim, sink: sink}
+func newParser(ctx context.Context, r io.Reader, lim Limits, sink Sink, opts Options) *parser {
+	return &parser{ctx: ctx, s: newScanner(ctx, r), lim: lim, sink: sink, opts: opts,
+		text: map[string]*node{}, textSeen: map[string]bool{}}
 }
 
 // parseRoot reads the whole body and returns the tree of kept entities
@@ -136,10 +145,16 @@ func (p *parser) entity(h textproto.Header, depth int, defaultType string) (*nod
 		return n, end, nil
 	case p.isBodyText(n):
 		n.kind = kindText
+		if p.opts.Text != nil {
+			return p.holdText(n)
+		}
 		return p.keepOrTake(n)
-	case p.isInlineCandidate(n):
+	case p.opts.Text == nil && p.isInlineCandidate(n):
 		n.kind = kindInline
 		n.cid = normalizeCID(h.Get("Content-Id"))
+		return p.keepOrTake(n)
+	case p.opts.KeepAll:
+		n.kind = kindLeaf
 		return p.keepOrTake(n)
 	default:
 		return p.takeOut(n, nil, p.s.body())
@@ -379,10 +394,11 @@ func (p *parser) result() Result {
 		case kindText:
 			res.KeptParts++
 			res.TextParts++
-		case kindInline:
+		case kindInline, kindLeaf:
 			res.KeptParts++
 		}
 	}
+	res.Text = p.textDone
 	return res
 }
 

@@ -14,6 +14,12 @@
 // the HTML) are held, within Limits.MaxKeptBytes, because the notice names
 // every file and belongs in the text part, which usually comes before the
 // attachments: the output is written once the input has been consumed.
+//
+// Rewrite does it all in one call. Parse and Message.Write split it, for a
+// message that goes out more than once with a different notice in each copy
+// (a personal upload link per recipient), and take Options: the message
+// text too (level 4), or nothing at all but the notice added (KeepAll).
+// Wrap adds a notice to a message too large to hold, streaming it.
 package rewrite
 
 import (
@@ -113,6 +119,8 @@ type Result struct {
 	// its closing delimiter, a boundary that never appears) and the rewrite
 	// repaired it as a mail reader would.
 	Recovered bool
+	// Text is set when the message text went to Options.Text (level 4).
+	Text bool
 }
 
 // BadMessageError is returned for input that cannot be processed: nesting
@@ -173,21 +181,12 @@ func errHeaderTooLarge(max int64) *BadMessageError {
 // Errors: *BadMessageError for input that cannot be processed; ctx.Err()
 // (wrapped) when ctx ends; a wrapped read, sink or write error otherwise.
 func Rewrite(ctx context.Context, hdr textproto.Header, body io.Reader, lim Limits, sink Sink, notice Notice, out io.Writer) (Result, error) {
-	if sink == nil || notice == nil || body == nil || out == nil {
+	if notice == nil || out == nil {
 		return Result{}, errors.New("rewrite: sink, notice, body and out must not be nil")
 	}
-	lim = lim.withDefaults()
-	p := newParser(ctx, body, lim, sink)
-	root, err := p.parseRoot(hdr)
+	m, err := Parse(ctx, hdr, body, lim, Options{}, sink)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := p.resolveInline(); err != nil {
-		return Result{}, err
-	}
-	res := p.result()
-	if err := writeMessage(out, hdr, root, notice, &res); err != nil {
-		return Result{}, err
-	}
-	return res, nil
+	return m.Write(out, notice)
 }
