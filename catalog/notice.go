@@ -16,6 +16,10 @@ type NoticeData struct {
 	ExpiresAt   time.Time // in the readers' time zone; zero: not shown
 	Files       []NoticeFile
 	SenderOrg   string // the organisation's name (branding.name); empty: not shown
+	// UploadURL is the recipient's personal upload link, https://…/u/{token};
+	// empty: not shown. With TransferURL empty (nothing was stored, the
+	// clerk only asked for documents) the notice is about the upload alone.
+	UploadURL string
 }
 
 // NoticeFile is one stored file as the notice lists it.
@@ -69,12 +73,19 @@ func plain(s string) string {
 // text-only reader or a filter that breaks links still leaves something to
 // copy.
 func (c *Catalog) NoticeText(lang string, d NoticeData) string {
+	if d.TransferURL == "" && d.UploadURL == "" {
+		return ""
+	}
 	var b strings.Builder
 	rule := strings.Repeat("=", 64) + "\n"
 	b.WriteString(rule)
 	for i, l := range c.noticeLangs(lang) {
 		if i > 0 {
 			b.WriteString("\n" + strings.Repeat("- ", 32)[:63] + "\n\n")
+		}
+		if d.TransferURL == "" {
+			c.uploadOnlyText(&b, l, d)
+			continue
 		}
 		b.WriteString(c.T(l, "notice.title") + "\n\n")
 		if d.Level >= 4 {
@@ -85,7 +96,10 @@ func (c *Catalog) NoticeText(lang string, d NoticeData) string {
 		if d.SenderOrg != "" {
 			b.WriteString(c.T(l, "notice.sender", plain(d.SenderOrg)) + "\n")
 		}
-		if len(d.Files) > 0 {
+		switch {
+		case len(d.Files) > 0 && d.Level >= 4:
+			b.WriteString("\n" + c.fileCount(l, len(d.Files)) + "\n")
+		case len(d.Files) > 0:
 			b.WriteString("\n" + c.T(l, "notice.files") + "\n")
 			for _, f := range d.Files {
 				b.WriteString("  * " + c.T(l, "notice.file", plain(f.Name), c.Size(l, f.Size)) + "\n")
@@ -100,12 +114,47 @@ func (c *Catalog) NoticeText(lang string, d NoticeData) string {
 				b.WriteString(plain(d.HomeURL) + "\n")
 			}
 		}
+		if d.UploadURL != "" {
+			b.WriteString("\n" + c.T(l, "notice.upload") + "\n" + plain(d.UploadURL) + "\n")
+		}
 		if !d.ExpiresAt.IsZero() {
 			b.WriteString("\n" + c.T(l, "notice.expires", c.Date(l, d.ExpiresAt)) + "\n")
 		}
 	}
 	b.WriteString(rule)
 	return b.String()
+}
+
+// uploadOnlyText is one language's section of a notice that offers only
+// the upload link.
+func (c *Catalog) uploadOnlyText(b *strings.Builder, l string, d NoticeData) {
+	b.WriteString(c.T(l, "notice.upload.title") + "\n\n")
+	if d.SenderOrg != "" {
+		b.WriteString(c.T(l, "notice.sender", plain(d.SenderOrg)) + "\n\n")
+	}
+	b.WriteString(c.T(l, "notice.upload") + "\n" + plain(d.UploadURL) + "\n")
+	if !d.ExpiresAt.IsZero() {
+		b.WriteString("\n" + c.T(l, "notice.upload.expires", c.Date(l, d.ExpiresAt)) + "\n")
+	}
+}
+
+// fileCount says how many files wait beside a level-4 message: their
+// names could tell what the message is about, so they are not shown.
+func (c *Catalog) fileCount(l string, n int) string {
+	if n == 1 {
+		return c.T(l, "notice.files.level4.one")
+	}
+	return c.T(l, "notice.files.level4", n)
+}
+
+// NeutralSubject is the subject a level-4 mail goes out with when
+// notify.neutral_subject is set: it names the organisation (org, may be
+// empty) and nothing of the message.
+func (c *Catalog) NeutralSubject(lang, org string) string {
+	if org = strings.TrimSpace(plain(org)); org != "" {
+		return c.T(lang, "notice.subject.neutral", org)
+	}
+	return c.T(lang, "notice.subject.neutral.noorg")
 }
 
 // Inline styles only: mail readers drop <style> blocks and never load
@@ -129,6 +178,9 @@ const (
 // escaped (file names may hold markup); only http and https URLs become
 // links; there are no images and no remote resources.
 func (c *Catalog) NoticeHTML(lang string, d NoticeData) string {
+	if d.TransferURL == "" && d.UploadURL == "" {
+		return ""
+	}
 	var b strings.Builder
 	b.WriteString(`<div style="` + styleBox + `">`)
 	for i, l := range c.noticeLangs(lang) {
@@ -136,6 +188,11 @@ func (c *Catalog) NoticeHTML(lang string, d NoticeData) string {
 			b.WriteString(`<hr style="` + styleRule + `">`)
 		}
 		b.WriteString(`<div lang="` + html.EscapeString(l) + `">`)
+		if d.TransferURL == "" {
+			c.uploadOnlyHTML(&b, l, d)
+			b.WriteString(`</div>`)
+			continue
+		}
 		b.WriteString(`<p style="` + styleTitle + `">` + esc(c.T(l, "notice.title")) + `</p>`)
 		intro := "notice.intro"
 		if d.Level >= 4 {
@@ -146,7 +203,10 @@ func (c *Catalog) NoticeHTML(lang string, d NoticeData) string {
 			b.WriteString(`<br>` + esc(c.T(l, "notice.sender", plain(d.SenderOrg))))
 		}
 		b.WriteString(`</p>`)
-		if len(d.Files) > 0 {
+		switch {
+		case len(d.Files) > 0 && d.Level >= 4:
+			b.WriteString(`<p style="` + styleP + `">` + esc(c.fileCount(l, len(d.Files))) + `</p>`)
+		case len(d.Files) > 0:
 			b.WriteString(`<p style="` + styleP + `">` + esc(c.T(l, "notice.files")) + `</p><ul style="` + styleList + `">`)
 			for _, f := range d.Files {
 				b.WriteString(`<li>` + esc(plain(f.Name)) + ` <span style="` + styleSize + `">(` + esc(c.Size(l, f.Size)) + `)</span></li>`)
@@ -173,6 +233,9 @@ func (c *Catalog) NoticeHTML(lang string, d NoticeData) string {
 			}
 			b.WriteString(`</p>`)
 		}
+		if d.UploadURL != "" {
+			b.WriteString(`<p style="` + styleP + `">` + esc(c.T(l, "notice.upload")) + `<br>` + link(d.UploadURL) + `</p>`)
+		}
 		if !d.ExpiresAt.IsZero() {
 			b.WriteString(`<p style="margin:0;">` + esc(c.T(l, "notice.expires", c.Date(l, d.ExpiresAt))) + `</p>`)
 		}
@@ -182,6 +245,23 @@ func (c *Catalog) NoticeHTML(lang string, d NoticeData) string {
 	// Line breaks between blocks keep every line short, whatever transfer
 	// encoding carries the fragment.
 	return strings.NewReplacer("</p>", "</p>\n", "</ul>", "</ul>\n", "</div>", "</div>\n").Replace(b.String())
+}
+
+// uploadOnlyHTML is one language's section of a notice that offers only
+// the upload link.
+func (c *Catalog) uploadOnlyHTML(b *strings.Builder, l string, d NoticeData) {
+	b.WriteString(`<p style="` + styleTitle + `">` + esc(c.T(l, "notice.upload.title")) + `</p>`)
+	if d.SenderOrg != "" {
+		b.WriteString(`<p style="` + styleP + `">` + esc(c.T(l, "notice.sender", plain(d.SenderOrg))) + `</p>`)
+	}
+	b.WriteString(`<p style="` + styleP + `">` + esc(c.T(l, "notice.upload")) + `</p>`)
+	if webURL(d.UploadURL) {
+		b.WriteString(`<p style="margin:0 0 12px 0;"><a href="` + esc(d.UploadURL) + `" style="` + styleButton + `">` + esc(c.T(l, "notice.upload.button")) + `</a></p>`)
+	}
+	b.WriteString(`<p style="` + styleURL + `">` + link(d.UploadURL) + `</p>`)
+	if !d.ExpiresAt.IsZero() {
+		b.WriteString(`<p style="margin:0;">` + esc(c.T(l, "notice.upload.expires", c.Date(l, d.ExpiresAt))) + `</p>`)
+	}
 }
 
 func esc(s string) string { return html.EscapeString(s) }

@@ -132,3 +132,91 @@ func TestNoticeOptionalParts(t *testing.T) {
 		}
 	}
 }
+
+// standsAlone counts the lines of text that are exactly u.
+func standsAlone(text, u string) int {
+	n := 0
+	for _, l := range strings.Split(text, "\n") {
+		if l == u {
+			n++
+		}
+	}
+	return n
+}
+
+func TestNoticeUploadLink(t *testing.T) {
+	t.Parallel()
+	c := newCatalog(t)
+	d := noticeData(2)
+	d.UploadURL = "https://files.amt.example/u/Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5"
+	text, h := c.NoticeText("de", d), c.NoticeHTML("de", d)
+	if standsAlone(text, d.UploadURL) != 2 || standsAlone(text, d.TransferURL) != 2 {
+		t.Errorf("upload and transfer links do not stand alone in each language:\n%s", text)
+	}
+	for _, want := range []string{"Sie können Dokumente sicher zurücksenden:", "You can send documents back securely:"} {
+		if !strings.Contains(text, want) || !strings.Contains(h, esc(want)) {
+			t.Errorf("notice lacks %q", want)
+		}
+	}
+	if !strings.Contains(h, `<a href="`+d.UploadURL+`" style="`) {
+		t.Errorf("upload link not linked:\n%s", h)
+	}
+
+	// Nothing stored: the notice is about the upload alone.
+	only := NoticeData{UploadURL: d.UploadURL, ExpiresAt: d.ExpiresAt, SenderOrg: d.SenderOrg, Level: 0}
+	text, h = c.NoticeText("en", only), c.NoticeHTML("en", only)
+	if standsAlone(text, only.UploadURL) != 2 {
+		t.Errorf("upload link does not stand alone:\n%s", text)
+	}
+	for _, want := range []string{"Send documents securely", "Dokumente sicher senden", "The link is valid until 26 Nov 2026.", "Sender: Landratsamt"} {
+		if !strings.Contains(text, want) || !strings.Contains(h, want) {
+			t.Errorf("upload notice lacks %q", want)
+		}
+	}
+	if strings.Index(text, "Send documents securely") > strings.Index(text, "Dokumente sicher senden") {
+		t.Error("lang en does not put English first")
+	}
+	for _, absent := range []string{"/t/", "Access code", "Zugangscode", "Files:", "removed", "Secure delivery"} {
+		if strings.Contains(text, absent) || strings.Contains(h, absent) {
+			t.Errorf("upload notice mentions %q", absent)
+		}
+	}
+	if c.NoticeText("de", NoticeData{Level: 1}) != "" || c.NoticeHTML("de", NoticeData{Level: 1}) != "" {
+		t.Error("a notice without any link is not empty")
+	}
+}
+
+// TestNoticeLevel4Neutral: the level-4 notice counts the files but names
+// none of them, and the neutral subject names only the organisation.
+func TestNoticeLevel4Neutral(t *testing.T) {
+	t.Parallel()
+	c := newCatalog(t)
+	d := noticeData(4)
+	all := c.NoticeText("de", d) + c.NoticeHTML("de", d)
+	if strings.Contains(all, "Bescheid.pdf") || strings.Contains(all, "script") {
+		t.Errorf("level-4 notice names a file:\n%s", all)
+	}
+	for _, want := range []string{"Außerdem liegen 2 Dateien für Sie bereit.", "2 files are also waiting for you.", d.TransferURL, d.AccessCode, "26.11.2026"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("level-4 notice lacks %q", want)
+		}
+	}
+	d.Files = d.Files[:1]
+	if all := c.NoticeText("en", d); !strings.Contains(all, "A file is also waiting for you.") {
+		t.Errorf("one file:\n%s", all)
+	}
+	d.Files = nil
+	if all := c.NoticeText("en", d); strings.Contains(all, "waiting for you") {
+		t.Errorf("no files, yet:\n%s", all)
+	}
+	for _, tc := range []struct{ lang, org, want string }{
+		{"de", "Landratsamt Musterstadt", "Sichere Nachricht von Landratsamt Musterstadt"},
+		{"en", "City\r\nBcc: x@evil.example", "Secure message from City  Bcc: x@evil.example"},
+		{"en", " ", "Secure message"},
+		{"fr", "", "Sichere Nachricht"},
+	} {
+		if got := c.NeutralSubject(tc.lang, tc.org); got != tc.want {
+			t.Errorf("NeutralSubject(%q, %q) = %q, want %q", tc.lang, tc.org, got, tc.want)
+		}
+	}
+}
