@@ -180,6 +180,7 @@ func send(t *testing.T, addr string, m rawMail) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	c.CommandTimeout, c.SubmissionTimeout = 30*time.Second, 30*time.Second
 	if err := c.SendMail(clerk, []string{citizen}, bytes.NewReader(m.bytes())); err != nil {
 		t.Fatalf("send %q: %v", m.Subject, err)
 	}

@@ -276,3 +276,28 @@ func TestNoLeftoverProcesses(t *testing.T) {
 		t.Errorf("chromium processes left after the test: %v", pids)
 	}
 }
+
+// skipRecorder records what missingPeer asks of a test.
+type skipRecorder struct {
+	testing.TB
+	skipped, failed string
+}
+
+func (r *skipRecorder) Helper()                           {}
+func (r *skipRecorder) Skip(args ...any)                  { r.skipped = fmt.Sprint(args...) }
+func (r *skipRecorder) Fatalf(format string, args ...any) { r.failed = fmt.Sprintf(format, args...) }
+
+func TestMissingPeerSkipsOrFails(t *testing.T) {
+	t.Setenv(requirePeersEnv, "")
+	r := &skipRecorder{TB: t}
+	missingPeer(r, "no %s", "chromium")
+	if r.skipped != "no chromium" || r.failed != "" {
+		t.Errorf("without %s: skipped %q, failed %q; want a skip", requirePeersEnv, r.skipped, r.failed)
+	}
+	t.Setenv(requirePeersEnv, "1")
+	r = &skipRecorder{TB: t}
+	missingPeer(r, "no %s", "chromium")
+	if !strings.Contains(r.failed, "no chromium") {
+		t.Errorf("with %s=1: failed %q; want a failure", requirePeersEnv, r.failed)
+	}
+}

@@ -57,8 +57,18 @@ func (b *Browser) Tab(t testing.TB, width, height int, acceptLanguage string) *T
 	})
 	// The listener sees every event before the command that follows it
 	// returns, so errors of a page are recorded when its load returns.
-	if err := chromedp.Listen(ctx, tab.record); err != nil {
-		t.Fatalf("open tab: %v", err)
+	// Listen opens the tab; its context must live as long as the tab, so
+	// the time limit watches from outside.
+	opened := make(chan error, 1)
+	go func() { opened <- chromedp.Listen(ctx, tab.record) }()
+	select {
+	case err := <-opened:
+		if err != nil {
+			t.Fatalf("open tab: %v", err)
+		}
+	case <-time.After(opTimeout):
+		cancel()
+		t.Fatalf("open tab: no answer from the browser within %s", opTimeout)
 	}
 	opts := []chromedp.EmulateViewportOption{chromedp.EmulatePortrait}
 	if width < mobileBelow {
