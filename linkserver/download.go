@@ -138,7 +138,9 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	if err := rc.Flush(); err != nil {
 		return // the client is gone: the last bytes never reached it
 	}
-	counted = s.countDownload(r, tr, f, who)
+	if counted = s.countDownload(r, tr, f, who); counted {
+		s.obs.Download(tr.Level, f.Size)
+	}
 }
 
 // openAt opens the plaintext and discards the bytes before offset.

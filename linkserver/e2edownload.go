@@ -42,7 +42,8 @@ func (s *Server) downloadMessage(w http.ResponseWriter, r *http.Request, tr vaul
 	if r.Method == http.MethodHead {
 		return false
 	}
-	if err := copyStream(w, rc, body); err != nil {
+	n, err := copyStream(w, rc, body)
+	if err != nil {
 		if r.Context().Err() == nil {
 			s.log.Error("download interrupted", "transfer", tr.ID, "file", f.ID, "err", err)
 		}
@@ -53,7 +54,11 @@ func (s *Server) downloadMessage(w http.ResponseWriter, r *http.Request, tr vaul
 	if err := rc.Flush(); err != nil {
 		return false // the client is gone: the last bytes never reached it
 	}
-	return s.countDownload(r, tr, f, who)
+	if !s.countDownload(r, tr, f, who) {
+		return false
+	}
+	s.obs.Download(tr.Level, n)
+	return true
 }
 
 // messageError answers a failure to open a level-3/4 message for the
@@ -72,11 +77,13 @@ func (s *Server) messageError(w http.ResponseWriter, r *http.Request, err error)
 
 // copyStream writes src to w in chunks until EOF, renewing the write
 // deadline before each chunk (see extendDeadlines), so a large message may
-// take as long as the client keeps taking data.
-func copyStream(w io.Writer, rc *http.ResponseController, src io.Reader) error {
+// take as long as the client keeps taking data. It returns the bytes
+// written.
+func copyStream(w io.Writer, rc *http.ResponseController, src io.Reader) (int64, error) {
 	bp := chunkPool.Get().(*[]byte)
 	defer chunkPool.Put(bp)
 	buf := *bp
+	var written int64
 	for {
 		// Fill the chunk: the message is a key packet and then the blob,
 		// and the first read would otherwise send the packet alone.
@@ -88,17 +95,19 @@ func copyStream(w io.Writer, rc *http.ResponseController, src io.Reader) error {
 		}
 		if n > 0 {
 			if err := rc.SetWriteDeadline(time.Now().Add(writeStall)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-				return fmt.Errorf("setting write deadline: %w", err)
+				return written, fmt.Errorf("setting write deadline: %w", err)
 			}
-			if _, err := w.Write(buf[:n]); err != nil {
-				return fmt.Errorf("writing to client: %w", err)
+			m, err := w.Write(buf[:n])
+			written += int64(m)
+			if err != nil {
+				return written, fmt.Errorf("writing to client: %w", err)
 			}
 		}
 		switch {
 		case rerr == io.EOF:
-			return nil
+			return written, nil
 		case rerr != nil:
-			return fmt.Errorf("reading message: %w", rerr)
+			return written, fmt.Errorf("reading message: %w", rerr)
 		}
 	}
 }

@@ -64,6 +64,7 @@ func (s *Server) startLogin(r *http.Request, email, lang string) (string, *probl
 		s.logErr(r, "sending a sign-in code", err)
 		return e, problemSendFailed
 	}
+	s.obs.CodeSent()
 	return e, nil
 }
 
@@ -73,6 +74,31 @@ func (s *Server) startLogin(r *http.Request, email, lang string) (string, *probl
 // started on) counts against that transfer when the address is one of its
 // recipients; the count locks it (see countFailedCode).
 func (s *Server) verifyLogin(w http.ResponseWriter, r *http.Request, email, code, transferToken, lang string) (string, *problem) {
+	e, p := s.checkLogin(w, r, email, code, transferToken, lang)
+	s.obs.SignIn(signInResult(p))
+	return e, p
+}
+
+// signInResult names the outcome of checkLogin for the Observer.
+func signInResult(p *problem) string {
+	switch {
+	case p == nil:
+		return SignInOK
+	case p == problemWrongCode || p == problemLocked:
+		return SignInWrongCode
+	case p == problemNoCode || p == problemBadAddress:
+		return SignInNoCode
+	case p == problemTooManyTries:
+		return SignInTooMany
+	case p.status == http.StatusTooManyRequests:
+		return SignInLimited
+	default:
+		return SignInError
+	}
+}
+
+// checkLogin is verifyLogin without the report to the Observer.
+func (s *Server) checkLogin(w http.ResponseWriter, r *http.Request, email, code, transferToken, lang string) (string, *problem) {
 	e, err := vault.NormalizeEmail(email)
 	if err != nil {
 		return "", problemBadAddress

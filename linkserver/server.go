@@ -48,6 +48,7 @@ type Server struct {
 	keyAccounts *limiter[string]
 	scripts     scripts
 	notifier    Notifier
+	obs         Observer
 	tls         *tls.Config
 	logo        *logo
 	now         func() time.Time
@@ -114,6 +115,7 @@ func New(cfg Config, v Vault, cat *catalog.Catalog, log *slog.Logger, opts ...Op
 		keyAccounts: newLimiter[string](keyAccountLimit),
 		scripts:     sc,
 		logo:        lg,
+		obs:         noObserver{},
 		now:         time.Now,
 	}
 	for _, o := range opts {
