@@ -52,6 +52,10 @@ type Config struct {
 	PublicURL string
 	// OrgName is branding.name, named in the notice when set.
 	OrgName string
+	// NeutralSubject is notify.neutral_subject: a level-4 message goes out
+	// with a neutral subject from the catalog ("Sichere Nachricht von
+	// OrgName") instead of its own.
+	NeutralSubject bool
 
 	// ReadTimeout bounds the wait for each command and for each chunk of a
 	// message from the client; default 5 minutes (RFC 5321 4.5.3.2).

@@ -2,7 +2,6 @@ package smtpproxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -70,16 +69,26 @@ func (se *session) deliver(tx *transaction, r io.Reader) error {
 		return se.passThrough(tx, m, dec)
 	case len(dec.SizeRules) > 0:
 		return se.sizeDependent(tx, m, dec)
-	case dec.Level == 0:
-		return se.passThrough(tx, m, dec)
 	default:
+		return se.route(tx, m, dec)
+	}
+}
+
+// route sends the message down the path its settled decision asks for.
+func (se *session) route(tx *transaction, m *message, dec policy.Decision) error {
+	switch {
+	case dec.Level >= 1:
 		return se.secure(tx, m, dec)
+	case dec.Upload:
+		return se.uploadOnly(tx, m, dec)
+	default:
+		return se.passThrough(tx, m, dec)
 	}
 }
 
 // passThrough streams the message unchanged (but for our trace header, and
-// for the external copy the removal of X-Sealgate-* fields or an [upload]
-// tag if there were any).
+// for the external copy the removal of X-Sealgate-* fields if there were
+// any).
 func (se *session) passThrough(tx *transaction, m *message, dec policy.Decision) error {
 	extHeader := m.raw
 	if needsCleaning(m.hdr, m.subject, dec) {
@@ -92,20 +101,24 @@ func (se *session) passThrough(tx *transaction, m *message, dec policy.Decision)
 	out := &outbound{}
 	defer out.abort()
 	var dst []io.Writer
-	for _, hop := range []struct {
-		t      *hopTx
-		header []byte
-		slot   *bodyWriter
-	}{{tx.int, m.raw, &out.int}, {tx.ext, extHeader, &out.ext}} {
-		if hop.t == nil || len(hop.t.rcpts) == 0 {
-			continue
-		}
-		w, err := hop.t.data()
+	if tx.int != nil && len(tx.int.rcpts) > 0 {
+		w, err := tx.int.data()
 		if err != nil {
 			return err
 		}
-		*hop.slot = w
-		if err := writeAll(w, m.trace, hop.header); err != nil {
+		out.int = w
+		if err := writeAll(w, m.trace, m.raw); err != nil {
+			return err
+		}
+		dst = append(dst, w)
+	}
+	if len(tx.ext.rcpts) > 0 {
+		w, err := tx.ext.data()
+		if err != nil {
+			return err
+		}
+		out.ext = append(out.ext, w)
+		if err := writeAll(w, m.trace, extHeader); err != nil {
 			return err
 		}
 		dst = append(dst, w)
@@ -116,76 +129,77 @@ func (se *session) passThrough(tx *transaction, m *message, dec policy.Decision)
 	return out.close()
 }
 
-// secure takes the attachments out into a vault transfer and sends the
-// rewritten message to the external recipients; internal recipients get the
-// original bytes, tee'd from the same input as it streams in.
-func (se *session) secure(tx *transaction, m *message, dec policy.Decision) error {
-	out := &outbound{}
-	defer out.abort()
-	src := m.body
-	if tx.int != nil && len(tx.int.rcpts) > 0 {
-		w, err := tx.int.data()
-		if err != nil {
-			return err
-		}
-		out.int = w
-		if err := writeAll(w, m.trace, m.raw); err != nil {
-			return err
-		}
-		src = io.TeeReader(m.body, w)
+// teeInternal opens the internal copy when there are internal recipients
+// and returns the body to read: the input, tee'd into that copy (the
+// original bytes) as it streams in.
+func (se *session) teeInternal(tx *transaction, m *message, out *outbound) (io.Reader, error) {
+	if tx.int == nil || len(tx.int.rcpts) == 0 {
+		return m.body, nil
 	}
+	w, err := tx.int.data()
+	if err != nil {
+		return nil, err
+	}
+	out.int = w
+	if err := writeAll(w, m.trace, m.raw); err != nil {
+		return nil, err
+	}
+	return io.TeeReader(m.body, w), nil
+}
 
-	sink := se.s.newDraftSink(tx, dec)
-	defer sink.abort()
-	notice := se.s.newNotice(sink, dec.Level, m.hdr)
-	// Rewrite writes nothing before it has read the whole input, so the
-	// external DATA is opened only then: a message we refuse, or a vault
-	// that fails, never gets as far as the next hop.
-	lazy := &lazyBody{open: func() (bodyWriter, error) {
-		w, err := tx.ext.data()
-		if err != nil {
-			return nil, err
-		}
-		out.ext = w
-		return w, writeAll(w, m.trace)
-	}}
-	bw := bufio.NewWriterSize(lazy, 32<<10)
+// outHeader is the top-level header of a rewritten message: tags and
+// X-Sealgate-* fields removed, and the DKIM signatures made before us,
+// which the rewrite broke (the tag left Subject, attachments the body);
+// at level 4 with NeutralSubject, the neutral subject.
+func (se *session) outHeader(tx *transaction, m *message, dec policy.Decision) textproto.Header {
 	hdr := cleanHeader(m.hdr, m.subject, dec)
-	// The tag is gone from Subject and attachments may be gone from the
-	// body: any signature made before us is broken now.
 	if n := dkimsign.StripSignatures(&hdr); n > 0 {
 		tx.log.Debug("smtp: removed DKIM signatures the rewrite broke", "count", n)
 	}
-	var rewritten io.Writer = bw
-	var unsigned *bytes.Buffer
-	if se.s.dkim != nil {
-		// DKIM needs the whole body before the header; the rewrite holds
-		// the kept parts in memory anyway (rewrite.Limits bounds them), and
-		// writes nothing before the end of its input.
-		unsigned = &bytes.Buffer{}
-		rewritten = unsigned
+	if dec.Level >= 4 && se.s.cfg.NeutralSubject {
+		neutralize(&hdr, se.s.cat.NeutralSubject(noticeLang(m.hdr), se.s.cfg.OrgName))
 	}
-	res, err := rewrite.Rewrite(tx.ctx, hdr, src, se.s.cfg.Rewrite, sink, notice, rewritten)
+	return hdr
+}
+
+// secure takes the attachments (at level 4 the text too) out into a vault
+// transfer and sends the rewritten message to the external recipients;
+// internal recipients get the original bytes, tee'd from the same input as
+// it streams in.
+func (se *session) secure(tx *transaction, m *message, dec policy.Decision) error {
+	out := &outbound{}
+	defer out.abort()
+	src, err := se.teeInternal(tx, m, out)
+	if err != nil {
+		return err
+	}
+	sink := se.s.newDraftSink(tx, dec)
+	defer sink.abort()
+	opts := rewrite.Options{AlwaysNotice: dec.Upload}
+	if dec.Level >= 4 {
+		opts.Text = sink
+	}
+	// Parse writes nothing anywhere, so the external DATA is opened only
+	// after it: a message we refuse, or a vault that fails, never gets as
+	// far as the next hop.
+	msg, err := rewrite.Parse(tx.ctx, se.outHeader(tx, m, dec), src, se.s.cfg.Rewrite, opts, sink)
 	if err == nil {
 		// The internal copy must get every byte, even past what the
 		// rewrite needed.
 		_, err = io.Copy(io.Discard, src)
 	}
-	if err == nil && unsigned != nil {
-		err = se.s.sign(tx.ctx, bw, unsigned.Bytes())
-	}
-	if err == nil {
-		err = bw.Flush()
-	}
 	if err != nil {
 		return err
 	}
-	if out.ext == nil {
-		return fmt.Errorf("rewrite produced no output")
-	}
-	if err := out.close(); err != nil {
+	compose := func(w io.Writer, n *notice) error {
+		_, err := msg.Write(w, n)
 		return err
 	}
+	nb := se.s.newNotice(sink, dec.Level, m.hdr)
+	if err := se.sendCopies(tx, out, m.trace, sink, nb, dec.Upload, compose, se.s.dkim != nil); err != nil {
+		return err
+	}
+	res := msg.Result()
 	tx.files = len(res.Files)
 	for _, f := range res.Files {
 		tx.stored += f.Size
@@ -223,7 +237,7 @@ func (s *Server) sign(ctx context.Context, w io.Writer, msg []byte) error {
 func (se *session) sizeDependent(tx *transaction, m *message, dec policy.Decision) error {
 	sp, err := se.s.vault.NewSpool(tx.ctx)
 	if err != nil {
-		return fmt.Errorf("spool: %w", err)
+		return &storageError{fmt.Errorf("spool: %w", err)}
 	}
 	defer sp.Close()
 	var measure measureSink
@@ -236,17 +250,14 @@ func (se *session) sizeDependent(tx *transaction, m *message, dec policy.Decisio
 	}
 	rd, err := sp.Reader(tx.ctx)
 	if err != nil {
-		return fmt.Errorf("spool: %w", err)
+		return &storageError{fmt.Errorf("spool: %w", err)}
 	}
 	defer rd.Close()
 	dec = policy.ApplySize(dec, measure.total)
 	tx.level = dec.Level
 	tx.log.Debug("smtp: size rules settled", "attachment_bytes", measure.total, "level", dec.Level)
 	m.body = bufio.NewReaderSize(rd, inputBufSize)
-	if dec.Level == 0 {
-		return se.passThrough(tx, m, dec)
-	}
-	return se.secure(tx, m, dec)
+	return se.route(tx, m, dec)
 }
 
 func writeAll(w io.Writer, bufs ...[]byte) error {
@@ -258,59 +269,46 @@ func writeAll(w io.Writer, bufs ...[]byte) error {
 	return nil
 }
 
-// outbound are the next-hop messages of one DATA.
+// outbound are the next-hop messages of one DATA that are written and not
+// yet ended.
 type outbound struct {
-	int, ext bodyWriter
-	done     bool
+	int bodyWriter
+	ext []bodyWriter
 }
 
-// close ends the internal copy first and the external one last: if the
+// close ends the internal copy first and the external ones last: if the
 // external next hop accepted, every copy did, and the links it carries
 // are committed. A failure before that leaves no link out in the world.
 func (o *outbound) close() error {
-	o.done = true
 	if o.int != nil {
-		if err := o.int.Close(); err != nil {
-			if o.ext != nil {
-				o.ext.Abort()
-			}
+		w := o.int
+		o.int = nil
+		if err := w.Close(); err != nil {
+			o.abort()
 			return err
 		}
 	}
-	if o.ext != nil {
-		return o.ext.Close()
+	for len(o.ext) > 0 {
+		w := o.ext[0]
+		o.ext = o.ext[1:]
+		if err := w.Close(); err != nil {
+			o.abort()
+			return err
+		}
 	}
 	return nil
 }
 
 // abort drops every copy not yet ended; the next hops never see a final dot.
 func (o *outbound) abort() {
-	if o.done {
-		return
+	if o.int != nil {
+		o.int.Abort()
+		o.int = nil
 	}
-	o.done = true
-	for _, w := range []bodyWriter{o.int, o.ext} {
-		if w != nil {
-			w.Abort()
-		}
+	for _, w := range o.ext {
+		w.Abort()
 	}
-}
-
-// lazyBody opens its bodyWriter at the first write.
-type lazyBody struct {
-	open func() (bodyWriter, error)
-	w    bodyWriter
-}
-
-func (l *lazyBody) Write(p []byte) (int, error) {
-	if l.w == nil {
-		w, err := l.open()
-		if err != nil {
-			return 0, err
-		}
-		l.w = w
-	}
-	return l.w.Write(p)
+	o.ext = nil
 }
 
 // measureSink counts the decoded bytes of the attachments and keeps none.

@@ -20,15 +20,24 @@ const cleanupTimeout = 30 * time.Second
 
 // draftSink stores the attachments of one message in a vault draft, begun
 // at the first attachment: a tagged message without attachments (levels
-// 1–3) goes out with its tag removed and stores nothing.
+// 1–3) goes out with its tag removed and stores nothing. Level 4 (the text
+// is always stored) and an upload request (the links belong to a transfer)
+// begin it in any case.
 type draftSink struct {
-	v     *vault.Vault
-	nt    vault.NewTransfer
-	ctx   context.Context
-	log   *slog.Logger
-	draft *vault.Draft
-	done  bool
+	v      *vault.Vault
+	nt     vault.NewTransfer
+	ctx    context.Context
+	log    *slog.Logger
+	failed func(kind string) // counts a failure (Server.failed)
+	draft  *vault.Draft
+	done   bool
+	text   bool // the message text was stored (level 4)
 }
+
+// uploadOnlyLevel is the level of the transfer that holds the upload links
+// of a level-0 message: the vault stores nothing below level 1, and level 1
+// asks of the recipient what level 0 does, nothing but the link.
+const uploadOnlyLevel = 1
 
 func (s *Server) newDraftSink(tx *transaction, dec policy.Decision) *draftSink {
 	rcpts := make([]string, len(tx.ext.rcpts))
@@ -36,27 +45,78 @@ func (s *Server) newDraftSink(tx *transaction, dec policy.Decision) *draftSink {
 		rcpts[i] = strings.ToLower(r)
 	}
 	return &draftSink{
-		v:   s.vault,
-		nt:  vault.NewTransfer{Level: dec.Level, Sender: tx.from, Recipients: rcpts, Upload: dec.Upload},
-		ctx: tx.ctx,
-		log: tx.log,
+		v:      s.vault,
+		nt:     vault.NewTransfer{Level: max(dec.Level, uploadOnlyLevel), Sender: tx.from, Recipients: rcpts, Upload: dec.Upload},
+		ctx:    tx.ctx,
+		log:    tx.log,
+		failed: s.failed,
 	}
 }
 
+// storageError is a failure of the vault: the message is held (451), and
+// the failure counted (FailureStorage).
+type storageError struct{ err error }
+
+func (e *storageError) Error() string { return e.err.Error() }
+func (e *storageError) Unwrap() error { return e.err }
+
+// begin starts the draft unless it exists.
+func (d *draftSink) begin(ctx context.Context) error {
+	if d.draft != nil {
+		return nil
+	}
+	draft, err := d.v.BeginTransfer(ctx, d.nt)
+	if err != nil {
+		return &storageError{fmt.Errorf("begin transfer: %w", err)}
+	}
+	d.draft = draft
+	d.log.Debug("smtp: transfer begun", "transfer", draft.ID())
+	return nil
+}
+
 func (d *draftSink) AddFile(ctx context.Context, name, contentType string, r io.Reader) (rewrite.Stored, error) {
-	if d.draft == nil {
-		draft, err := d.v.BeginTransfer(ctx, d.nt)
-		if err != nil {
-			return rewrite.Stored{}, fmt.Errorf("begin transfer: %w", err)
-		}
-		d.draft = draft
-		d.log.Debug("smtp: transfer begun", "transfer", draft.ID())
+	if err := d.begin(ctx); err != nil {
+		return rewrite.Stored{}, err
 	}
 	f, err := d.draft.AddFile(ctx, name, contentType, r)
 	if err != nil {
-		return rewrite.Stored{}, fmt.Errorf("store attachment: %w", err)
+		return rewrite.Stored{}, &storageError{fmt.Errorf("store attachment: %w", err)}
 	}
 	return rewrite.Stored{Name: f.Name, ContentType: f.ContentType, Size: f.Size}, nil
+}
+
+// AddText stores the message text of a level-4 message (rewrite.TextSink).
+func (d *draftSink) AddText(ctx context.Context, plain, html []byte) error {
+	if err := d.begin(ctx); err != nil {
+		return err
+	}
+	if _, err := d.draft.AddText(ctx, plain, html); err != nil {
+		return &storageError{fmt.Errorf("store message text: %w", err)}
+	}
+	d.text = true
+	return nil
+}
+
+// uploadLinker is what the draft offers for personal upload links
+// (vault.Draft.UploadToken).
+type uploadLinker interface {
+	UploadToken(ctx context.Context, email string) (string, error)
+}
+
+// uploadURL makes rcpt's personal upload link, /u/{token} under publicURL.
+func (d *draftSink) uploadURL(ctx context.Context, publicURL, rcpt string) (string, error) {
+	if err := d.begin(ctx); err != nil {
+		return "", err
+	}
+	ul, ok := any(d.draft).(uploadLinker)
+	if !ok {
+		return "", &storageError{fmt.Errorf("the vault makes no upload links")}
+	}
+	token, err := ul.UploadToken(ctx, strings.ToLower(rcpt))
+	if err != nil {
+		return "", &storageError{fmt.Errorf("make upload link: %w", err)}
+	}
+	return publicURL + "/u/" + token, nil
 }
 
 // abort removes what this attempt stored. It is a no-op after commit.
@@ -69,6 +129,7 @@ func (d *draftSink) abort() {
 	defer cancel()
 	if err := d.draft.Abort(ctx); err != nil {
 		d.log.Error("smtp: could not remove the transfer of a failed attempt", "transfer", d.draft.ID(), "err", err)
+		d.failed(FailureCleanup)
 	}
 }
 
@@ -85,6 +146,7 @@ func (d *draftSink) commit() {
 	defer cancel()
 	if err := d.draft.Commit(ctx); err != nil {
 		d.log.Error("smtp: transfer sent but not committed", "transfer", d.draft.ID(), "err", err)
+		d.failed(FailureCommit)
 		return
 	}
 	d.log.Info("smtp: transfer committed", "transfer", d.draft.ID())

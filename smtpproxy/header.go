@@ -84,6 +84,13 @@ func cleanHeader(h textproto.Header, subject string, d policy.Decision) textprot
 	return out
 }
 
+// neutralize gives a level-4 message the neutral subject (in lang, naming
+// org) and drops Outlook's Thread-Topic, which repeats the subject.
+func neutralize(h *textproto.Header, subject string) {
+	h.Set("Subject", encodeHeaderText(subject))
+	h.Del("Thread-Topic")
+}
+
 // subjectTagged reports whether the policy took tags out of the subject. The
 // policy also folds runs of blanks, so compare against the subject folded the
 // same way: an untagged subject then stays byte for byte as it was.

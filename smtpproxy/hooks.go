@@ -30,9 +30,7 @@ type Observer interface {
 }
 
 // FailureObserver may be implemented by an Observer as well, to count the
-// failures an operator alerts on: FailureDKIM (the message was held with
-// 451) and FailureSenderCopy (the message was relayed; the clerk's copy was
-// not sent).
+// failures an operator alerts on (the Failure* kinds below).
 type FailureObserver interface {
 	RelayFailure(kind string)
 }
@@ -46,8 +44,22 @@ const (
 
 // Failure kinds passed to FailureObserver.RelayFailure.
 const (
-	FailureDKIM       = "dkim_sign"
+	// FailureDKIM: a message was held with 451 because signing failed.
+	FailureDKIM = "dkim_sign"
+	// FailureSenderCopy: a message was relayed; the clerk's copy was not
+	// sent.
 	FailureSenderCopy = "sender_copy"
+	// FailureStorage: a message was held with 451 because the vault failed
+	// (a full disk, a broken database).
+	FailureStorage = "storage"
+	// FailureCommit: a message was relayed, but its transfer could not be
+	// marked committed (it is served all the same; see vault.Draft).
+	FailureCommit = "commit"
+	// FailureCleanup: what a failed attempt stored could not be removed.
+	FailureCleanup = "cleanup"
+	// FailureDKIMUnsigned: a level-0 message with an upload link was too
+	// large to hold for signing and went out without our signature.
+	FailureDKIMUnsigned = "dkim_unsigned"
 )
 
 // Sender copies run after the reply, in goroutines of their own, at most

@@ -25,7 +25,10 @@ type hopTx struct {
 	hc    *hopConn
 	stop  func() bool // detaches the transaction's context from the connection
 	rcpts []string
-	state txState
+	// rcptOpts are the options each recipient came with (DSN), for a copy
+	// of its own (see sendCopies).
+	rcptOpts []*smtp.RcptOptions
+	state    txState
 }
 
 // begin opens a transaction: a connection from the pool and MAIL FROM.
@@ -87,6 +90,7 @@ func (t *hopTx) rcpt(to string, opts *smtp.RcptOptions) error {
 		return err
 	}
 	t.rcpts = append(t.rcpts, to)
+	t.rcptOpts = append(t.rcptOpts, ro)
 	return nil
 }
 

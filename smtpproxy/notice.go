@@ -11,7 +11,8 @@ import (
 )
 
 // notice renders the text that replaces the attachments, from the catalog,
-// with the draft's link, access code and expiry.
+// with the draft's link, access code and expiry, and the recipient's own
+// upload link when the copy carries one.
 type notice struct {
 	cat       *catalog.Catalog
 	sink      *draftSink
@@ -19,6 +20,15 @@ type notice struct {
 	lang      string
 	publicURL string
 	org       string
+	uploadURL string
+}
+
+// withUpload returns a copy of n for one recipient's copy, carrying their
+// upload link.
+func (n *notice) withUpload(url string) *notice {
+	c := *n
+	c.uploadURL = url
+	return &c
 }
 
 func (s *Server) newNotice(sink *draftSink, level int, h textproto.Header) *notice {
@@ -41,19 +51,26 @@ func (n *notice) HTML(files []rewrite.Stored) string {
 	return n.cat.NoticeHTML(n.lang, d)
 }
 
+// data is what the catalog renders: the transfer's link and code when
+// something was stored, the upload link when the copy carries one; nothing
+// (no notice) when neither.
 func (n *notice) data(files []rewrite.Stored) (catalog.NoticeData, bool) {
 	draft := n.sink.draft
-	if draft == nil || len(files) == 0 {
+	stored := len(files) > 0 || n.sink.text
+	if draft == nil || (!stored && n.uploadURL == "") {
 		return catalog.NoticeData{}, false
 	}
 	d := catalog.NoticeData{
-		Level:       n.level,
-		TransferURL: n.publicURL + "/t/" + draft.Token(),
-		HomeURL:     n.publicURL + "/",
-		AccessCode:  draft.AccessCode(),
+		Level: n.level,
 		// The server's zone is the organisation's, and most readers'.
 		ExpiresAt: draft.ExpiresAt().In(time.Local),
 		SenderOrg: n.org,
+		UploadURL: n.uploadURL,
+	}
+	if stored {
+		d.TransferURL = n.publicURL + "/t/" + draft.Token()
+		d.HomeURL = n.publicURL + "/"
+		d.AccessCode = draft.AccessCode()
 	}
 	for _, f := range files {
 		d.Files = append(d.Files, catalog.NoticeFile{Name: f.Name, Size: f.Size})

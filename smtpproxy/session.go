@@ -155,8 +155,11 @@ func (se *session) Data(r io.Reader) error {
 	err := se.deliver(tx, r)
 	tx.release()
 	if err != nil {
-		if errors.As(err, new(*signError)) {
+		switch {
+		case errors.As(err, new(*signError)):
 			se.s.failed(FailureDKIM)
+		case errors.As(err, new(*storageError)):
+			se.s.failed(FailureStorage)
 		}
 		rep := se.fail(tx, "DATA", err)
 		se.s.observe(tx, rep, time.Since(start))
