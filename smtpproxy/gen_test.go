@@ -93,11 +93,26 @@ func (l *lineWrapper) end() error {
 type taggedMessage struct {
 	subject string
 	files   []*genFile
+	// text and html replace the clerk's text and the HTML body's
+	// paragraphs when set.
+	text, html string
 }
 
 const logoPNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
 
+const (
+	defaultText = "Sehr geehrte Frau Muster,\n\nanbei erhalten Sie Ihren Bescheid."
+	defaultHTML = "<p>Sehr geehrte Frau Muster,</p><p>anbei erhalten Sie Ihren Bescheid.</p>"
+)
+
 func (m *taggedMessage) reader() io.Reader {
+	text, html := defaultText, defaultHTML
+	if m.text != "" {
+		text = m.text
+	}
+	if m.html != "" {
+		html = m.html
+	}
 	head := lines(`From: Clerk <clerk@example.org>
 To: Citizen <citizen@example.net>
 Subject: ` + m.subject + `
@@ -118,13 +133,11 @@ Content-Type: multipart/alternative; boundary="alt"
 Content-Type: text/plain; charset=utf-8
 Content-Transfer-Encoding: 8bit
 
-Sehr geehrte Frau Muster,
-
-anbei erhalten Sie Ihren Bescheid.
+` + text + `
 --alt
 Content-Type: text/html; charset=utf-8
 
-<html><body><p>Sehr geehrte Frau Muster,</p><p>anbei erhalten Sie Ihren Bescheid.</p><img src="cid:logo@example.org"></body></html>
+<html><body>` + html + `<img src="cid:logo@example.org"></body></html>
 --alt--
 --rel
 Content-Type: image/png
