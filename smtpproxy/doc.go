@@ -23,15 +23,37 @@
 //     stores nothing) and the rewritten message goes to the external
 //     transaction, while the internal one receives the original bytes,
 //     tee'd from the same stream;
+//   - level 4: as level ≥ 1, and the first text/plain and text/html bodies
+//     go to the draft as its message text (Draft.AddText; the draft is
+//     begun even without attachments). Every other part, cid images
+//     included, is a file; the mail carries only the notice, under the
+//     message's own header fields, with a neutral Subject when
+//     Config.NeutralSubject is set (Outlook's Thread-Topic, which repeats
+//     the subject, is then dropped). The stored HTML keeps its cid:
+//     references, which the images, now files, no longer answer;
+//   - [upload] at level 0: nothing is stored but a transfer without files
+//     that holds the upload links; the message keeps every part and gains
+//     the upload notice (see uploadOnly for messages too large to hold);
 //   - a level that depends on the size of the attachments: the message
 //     goes into an encrypted spool while a first rewrite pass measures the
 //     attachments, storing nothing; then the settled decision replays the
 //     spool through one of the paths above. The second parse costs CPU, but
 //     the transfer is created once, at its final level.
 //
-// Internal copies are ended first and the external one last: when the
+// With an upload request ([upload] or X-Sealgate-Upload: yes), every
+// external recipient's copy carries a personal upload link, /u/{token}, so
+// the copies differ: each external recipient then gets a next-hop
+// transaction of their own (the one opened at MAIL goes back to the pool),
+// with the same transfer link and access code and their own upload link.
+// The copies are all written before any is ended (up to maxHeldCopies at a
+// time), so that a refusal or a failure on the way leaves none out.
+//
+// Internal copies are ended first and the external ones last: when the
 // external next hop accepts, every copy was accepted, and only then do the
-// links exist in the world; the draft is committed right after. If Commit
+// links exist in the world; the draft is committed right after. (A failure
+// at the very end of a later external copy can find earlier copies
+// accepted; their links then lead nowhere, and the client's retry sends
+// them again. SMTP has no way to take back an accepted message.) If Commit
 // fails, the client still hears 250 (the mail is out, and the vault serves
 // an uncommitted draft like a committed one); the failure is logged. Any
 // failure before that aborts the draft and answers 451, or passes a reply
@@ -49,7 +71,11 @@
 // with are removed at every level ≥ 1, signer or not: the tag left Subject
 // and the attachments left the body, so they are broken, and a broken
 // signature is worse than none. A message that cannot be signed is held
-// with 451 and counted (FailureDKIM). Level-0 mail is not touched.
+// with 451 and counted (FailureDKIM). Level-0 mail is not touched, unless
+// it asks for documents ([upload]): then it is rewritten and signed like
+// the rest while it fits in memory, and beyond that goes out unsigned
+// (counted as FailureDKIMUnsigned), because dkimsign signs whole messages
+// in memory.
 //
 // # After the reply
 //

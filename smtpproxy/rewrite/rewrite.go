@@ -112,8 +112,8 @@ type Result struct {
 	TextParts int
 	// NoticeParts counts the places where the notice was put: a text body
 	// that received it, or a notice part added to the message. It is zero
-	// when nothing was taken out: such a message needs no notice and keeps
-	// its parts byte for byte.
+	// when nothing was taken out (unless Options.AlwaysNotice): such a
+	// message needs no notice and keeps its parts byte for byte.
 	NoticeParts int
 	// Recovered is set when the structure was broken (a multipart without
 	// its closing delimiter, a boundary that never appears) and the rewrite
