@@ -31,7 +31,8 @@ type draftSink struct {
 	failed func(kind string) // counts a failure (Server.failed)
 	draft  *vault.Draft
 	done   bool
-	text   bool // the message text was stored (level 4)
+	text   bool              // the message text was stored (level 4)
+	links  map[string]string // upload URLs made, by lower-cased recipient
 }
 
 // uploadOnlyLevel is the level of the transfer that holds the upload links
@@ -104,7 +105,13 @@ type uploadLinker interface {
 }
 
 // uploadURL makes rcpt's personal upload link, /u/{token} under publicURL.
+// A recipient named twice gets the same link twice: a second token would
+// replace the first, and the first copy's link would lead nowhere.
 func (d *draftSink) uploadURL(ctx context.Context, publicURL, rcpt string) (string, error) {
+	rcpt = strings.ToLower(rcpt)
+	if u, ok := d.links[rcpt]; ok {
+		return u, nil
+	}
 	if err := d.begin(ctx); err != nil {
 		return "", err
 	}
@@ -112,11 +119,15 @@ func (d *draftSink) uploadURL(ctx context.Context, publicURL, rcpt string) (stri
 	if !ok {
 		return "", &storageError{fmt.Errorf("the vault makes no upload links")}
 	}
-	token, err := ul.UploadToken(ctx, strings.ToLower(rcpt))
+	token, err := ul.UploadToken(ctx, rcpt)
 	if err != nil {
 		return "", &storageError{fmt.Errorf("make upload link: %w", err)}
 	}
-	return publicURL + "/u/" + token, nil
+	if d.links == nil {
+		d.links = map[string]string{}
+	}
+	d.links[rcpt] = publicURL + "/u/" + token
+	return d.links[rcpt], nil
 }
 
 // abort removes what this attempt stored. It is a no-op after commit.

@@ -17,7 +17,8 @@ import (
 var uploadRE = regexp.MustCompile(regexp.QuoteMeta(publicURL) + `/u/([A-Za-z0-9_-]{43})`)
 
 // uploadToken returns the upload link's token in a copy, checking that the
-// link stands on a line of its own in the text and is in the HTML too.
+// link stands on a line of its own in the text and is in the HTML too, if
+// there is HTML.
 func uploadToken(t *testing.T, rw rewritten) string {
 	t.Helper()
 	m := uploadRE.FindStringSubmatch(rw.text)
@@ -31,7 +32,7 @@ func uploadToken(t *testing.T, rw rewritten) string {
 	if !alone {
 		t.Errorf("upload link does not stand on a line of its own:\n%s", rw.text)
 	}
-	if !strings.Contains(rw.html, m[0]) {
+	if rw.html != "" && !strings.Contains(rw.html, m[0]) {
 		t.Errorf("upload link missing from the HTML part")
 	}
 	return m[1]
@@ -57,7 +58,8 @@ func byRecipient(t *testing.T, msgs []smtptest.Message) map[string]smtptest.Mess
 // same transfer link and access code; the internal one gets the original.
 func TestUploadLinksPerRecipient(t *testing.T) {
 	t.Parallel()
-	h := start(t)
+	dk, records := dkimConfig(t)
+	h := start(t, func(c *Config, _ *smtptest.Options) { c.DKIM = dk })
 	msg := &taggedMessage{subject: "[secure2][upload] Unterlagen", files: threeFiles(40 << 10)}
 	orig := msg.bytes()
 	rcpts := []string{"a@example.net", "B@Example.com", "colleague@intern.example"}
@@ -80,6 +82,9 @@ func TestUploadLinksPerRecipient(t *testing.T) {
 			if bytes.Contains(m.Data, []byte(f.marker())) {
 				t.Errorf("bytes of %s reached %s", f.name, r)
 			}
+		}
+		if _, err := verifyGo(m.Data, records); err != nil {
+			t.Errorf("copy for %s: DKIM: %v", r, err)
 		}
 		rw := parseRewritten(t, stripTrace(t, m.Data))
 		if rw.subject != "Unterlagen" || rw.token == "" || rw.code == "" {
@@ -115,6 +120,42 @@ func TestUploadLinksPerRecipient(t *testing.T) {
 		if link.TransferID != tr.ID || link.Email != strings.ToLower(r) || link.Level != 2 {
 			t.Errorf("upload link of %s: %+v", r, link)
 		}
+	}
+}
+
+// TestUploadWithoutAttachments: a tagged message with an upload request
+// but nothing to store carries the upload notice alone; its transfer has no
+// files but keeps the level for the upload page. A recipient named twice
+// gets the same link in both copies.
+func TestUploadWithoutAttachments(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	if err := h.send("clerk@example.org", []string{"citizen@example.net", "Citizen@example.net"}, strings.NewReader(simpleMessage("[secure2] [upload] Termin"))); err != nil {
+		t.Fatal(err)
+	}
+	msgs := h.messages(2)
+	var tokens []string
+	for _, m := range msgs {
+		out := stripTrace(t, m.Data)
+		rw := parseRewritten(t, out)
+		if rw.subject != "Termin" || rw.token != "" || rw.code != "" || !strings.Contains(rw.text, "Hello,") {
+			t.Errorf("subject %q, transfer link %q, code %q:\n%s", rw.subject, rw.token, rw.code, rw.text)
+		}
+		tokens = append(tokens, uploadToken(t, rw))
+	}
+	if tokens[0] != tokens[1] {
+		t.Error("one recipient, two upload links: the first would no longer work")
+	}
+	link, err := h.vault.UploadByToken(context.Background(), tokens[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := h.vault.TransferByID(context.Background(), link.TransferID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Level != 2 || len(tr.Files) != 0 || !tr.Upload || link.Level != 2 {
+		t.Errorf("transfer level %d, %d files, upload %v; link level %d", tr.Level, len(tr.Files), tr.Upload, link.Level)
 	}
 }
 
