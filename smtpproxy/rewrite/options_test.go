@@ -346,3 +346,16 @@ type emptyNotice struct{}
 
 func (emptyNotice) Text([]Stored) string { return "" }
 func (emptyNotice) HTML([]Stored) string { return "" }
+
+func TestBoundaryBeside(t *testing.T) {
+	t.Parallel()
+	for _, others := range [][]string{nil, {"s"}, {"sealgate-"}, {"s", "="}, {"sealgate-", "=_sealgate", "_", "0"}} {
+		b, err := boundaryBeside(others)
+		if err != nil {
+			t.Fatalf("%q: %v", others, err)
+		}
+		if prefixClash(b, others) {
+			t.Errorf("%q: boundary %q clashes", others, b)
+		}
+	}
+}

@@ -212,6 +212,26 @@ func newBoundary() (string, error) {
 	return "sealgate-" + hex.EncodeToString(rnd[:]), nil
 }
 
+// boundaryBeside makes a fresh boundary that neither begins with one of
+// others nor is the beginning of one (readers would take one's delimiter
+// lines for the other's). The random tail cannot be matched by chance, so
+// only an other boundary shorter than the fixed head can clash, by being
+// its beginning; heads that differ in their first character avoid it, and
+// there are more of them than a message may nest multiparts.
+func boundaryBeside(others []string) (string, error) {
+	b, err := newBoundary()
+	if err != nil || !prefixClash(b, others) {
+		return b, err
+	}
+	const firsts = "=_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	for i := 0; i < len(firsts); i++ {
+		if c := firsts[i : i+1] + "_" + b; !prefixClash(c, others) {
+			return c, nil
+		}
+	}
+	return "", errStructure
+}
+
 // canonicalContainer makes sure mail readers find the same boundary in a
 // kept multipart's header as we did. Our header parser is lenient (a
 // missing closing quote, duplicate parameters); go-message and
@@ -224,7 +244,7 @@ func canonicalContainer(n *node, enclosing []string) error {
 	if readersSee(n.hdr, n.media, n.boundary) && !prefixClash(n.boundary, enclosing) {
 		return nil
 	}
-	b, err := newBoundary()
+	b, err := boundaryBeside(enclosing)
 	if err != nil {
 		return err
 	}

@@ -69,20 +69,3 @@ func Wrap(hdr textproto.Header, body io.Reader, notice Notice, out io.Writer) er
 	}
 	return nil
 }
-
-// boundaryBeside makes a fresh boundary that neither begins with one of
-// others nor is the beginning of one (readers would take one's delimiter
-// lines for the other's). The random tail cannot be matched by chance; a
-// short other boundary ("s") can only be a prefix of the fixed head, so a
-// second head, differing in its first character, avoids it.
-func boundaryBeside(others []string) (string, error) {
-	b, err := newBoundary()
-	if err != nil || !prefixClash(b, others) {
-		return b, err
-	}
-	b = "=_" + b
-	if prefixClash(b, others) {
-		return "", errStructure
-	}
-	return b, nil
-}
