@@ -225,7 +225,7 @@ func boundaryBeside(others []string) (string, error) {
 	}
 	const firsts = "=_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	for i := 0; i < len(firsts); i++ {
-		if c := firsts[i : i+1] + "_" + b; !prefixClash(c, others) {
+		if c := firsts[i:i+1] + "_" + b; !prefixClash(c, others) {
 			return c, nil
 		}
 	}
