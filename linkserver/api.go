@@ -47,6 +47,8 @@ var apiErrors = map[string]string{
 	"bad_json":         "the body must be a JSON object with the documented fields",
 	"bad_type":         "the body must be sent as Content-Type: application/json",
 	"too_large":        "the body is too large",
+	"cross_origin":     "cross-origin requests are refused",
+	"no_route":         "no such API address",
 
 	"sign_in":    "sign in first",
 	"no_key":     "no key is set for this account",
@@ -126,5 +128,5 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v
 
 // apiNotFound answers unknown API addresses in JSON, as scripts expect.
 func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) {
-	s.writeJSON(w, r, http.StatusNotFound, map[string]string{"error": "no such API address"})
+	s.writeJSON(w, r, http.StatusNotFound, map[string]string{"error": apiErrors["no_route"]})
 }

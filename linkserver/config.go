@@ -28,6 +28,11 @@ type Config struct {
 	// LogoFile is branding.logo_file: a PNG, JPEG, GIF, WebP or SVG file
 	// (at most 256 KiB) shown in every page's header. Empty: the name only.
 	LogoFile string
+	// PrimaryColor is branding.primary_color, e.g. "#0b4f8a": the colour of
+	// every page's header, buttons and links. It carries white text, so it
+	// must give white a contrast of at least 4.5:1 (WCAG 2.1 AA). Empty:
+	// the default dark blue.
+	PrimaryColor string
 	// ImprintURL and PrivacyURL are branding.imprint_url and
 	// branding.privacy_url, linked from every page's footer when set.
 	ImprintURL, PrivacyURL string
@@ -58,6 +63,11 @@ func (c Config) Validate() []error {
 	for key, v := range map[string]string{"branding.imprint_url": c.ImprintURL, "branding.privacy_url": c.PrivacyURL} {
 		if u, err := url.Parse(v); v != "" && (err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "") {
 			errs = append(errs, fmt.Errorf("%s: %q is not an absolute http(s) URL", key, v))
+		}
+	}
+	if c.PrimaryColor != "" {
+		if err := checkPrimaryColor(c.PrimaryColor); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {

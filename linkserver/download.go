@@ -57,7 +57,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	}
 	f, ok := findFile(tr, r.PathValue("fileID"))
 	if !ok {
-		s.problemPage(w, r, problemNotFound)
+		s.senderProblemPage(w, r, problemNotFound, tr.Sender)
 		return
 	}
 	if tr.Level >= 3 {
@@ -94,15 +94,14 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	if r.Method != http.MethodHead {
 		if err := extendDeadlines(rc); err != nil {
-			s.internalError(w, r, "download", err)
+			s.senderInternalError(w, r, "download", err, tr.Sender)
 			return
 		}
 		var err error
 		if body, err = s.openAt(r, tr.ID, f.ID, rng.start); err != nil {
-			h.Del("Content-Security-Policy") // the error page needs its stylesheet
 			h.Del("ETag")
 			h.Del("Accept-Ranges")
-			s.fileError(w, r, err)
+			s.fileError(w, r, err, tr.Sender)
 			return
 		}
 		defer body.Close()
@@ -166,21 +165,22 @@ func (s *Server) openAt(r *http.Request, transferID, fileID string, offset int64
 	return body, nil
 }
 
-// fileError answers a failure to open a file that the transfer lists.
-func (s *Server) fileError(w http.ResponseWriter, r *http.Request, err error) {
+// fileError answers a failure to open a file that the transfer lists. The
+// visitor passed the transfer's gate, so the page names its sender.
+func (s *Server) fileError(w http.ResponseWriter, r *http.Request, err error, sender string) {
 	switch {
 	case errors.Is(err, vault.ErrNotFound):
-		s.problemPage(w, r, problemNotFound)
+		s.senderProblemPage(w, r, problemNotFound, sender)
 	case errors.Is(err, vault.ErrRevoked):
-		s.problemPage(w, r, problemWithdrawn)
+		s.senderProblemPage(w, r, problemWithdrawn, sender)
 	case errors.Is(err, vault.ErrExpired):
-		s.problemPage(w, r, problemGone)
+		s.senderProblemPage(w, r, problemGone, sender)
 	case errors.Is(err, vault.ErrLocked):
-		s.problemPage(w, r, problemLocked)
+		s.senderProblemPage(w, r, problemLocked, sender)
 	case errors.Is(err, vault.ErrEndToEnd):
 		s.errorPage(w, r, http.StatusForbidden, "page.error.signin")
 	default:
-		s.internalError(w, r, "opening file for download", err)
+		s.senderInternalError(w, r, "opening file for download", err, sender)
 	}
 }
 

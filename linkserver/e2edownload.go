@@ -24,13 +24,13 @@ import (
 func (s *Server) downloadMessage(w http.ResponseWriter, r *http.Request, tr vault.Transfer, f vault.File, who string) bool {
 	body, _, err := s.vault.OpenMessage(r.Context(), tr.ID, f.ID, who)
 	if err != nil {
-		s.messageError(w, r, err)
+		s.messageError(w, r, err, tr.Sender)
 		return false
 	}
 	defer body.Close()
 	rc := http.NewResponseController(w)
 	if err := extendDeadlines(rc); err != nil {
-		s.internalError(w, r, "download", err)
+		s.senderInternalError(w, r, "download", err, tr.Sender)
 		return false
 	}
 	h := w.Header()
@@ -63,15 +63,15 @@ func (s *Server) downloadMessage(w http.ResponseWriter, r *http.Request, tr vaul
 
 // messageError answers a failure to open a level-3/4 message for the
 // visitor: pages and the page's scripts tell the cases apart by status.
-func (s *Server) messageError(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Server) messageError(w http.ResponseWriter, r *http.Request, err error, sender string) {
 	switch {
 	case errors.Is(err, vault.ErrNoKey):
 		// 409: the request is fine, the account is not ready for it.
-		s.errorPage(w, r, http.StatusConflict, "page.error.key_needed")
+		s.senderErrorPage(w, r, http.StatusConflict, "page.error.key_needed", sender)
 	case errors.Is(err, vault.ErrUnreadable):
-		s.errorPage(w, r, http.StatusGone, "page.error.unreadable")
+		s.senderErrorPage(w, r, http.StatusGone, "page.error.unreadable", sender)
 	default:
-		s.fileError(w, r, err)
+		s.fileError(w, r, err, sender)
 	}
 }
 

@@ -28,7 +28,7 @@ func TestSignInForms(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("POST /login: %s", resp.Status)
 	}
-	for _, want := range []string{"If this address may sign in, a code is on its way to alice@example.org", `name="email" value="alice@example.org"`, `autocomplete="one-time-code"`} {
+	for _, want := range []string{"We have sent an e-mail with an 8-digit code to alice@example.org", `name="email" value="alice@example.org"`, `autocomplete="one-time-code"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("code page lacks %q", want)
 		}

@@ -2,6 +2,8 @@ package linkserver
 
 import (
 	"net/http"
+
+	"sealgate/vault"
 )
 
 // The sign-in pages work without JavaScript: the address form (on its own
@@ -29,6 +31,7 @@ func (s *Server) loginStartForm(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p == nil:
 		v.Code = &codeView{CSRF: s.csrf.token(w, r), Next: next, Email: email, Sent: true}
+		v.codeSwitch()
 		s.render(w, r, http.StatusOK, "code", v)
 	case p == problemBadAddress || p == problemSendFailed || p == problemMailUnavailable:
 		v.SignIn = &signInView{CSRF: s.csrf.token(w, r), Next: next, Email: bounded(typed), Message: "page.login." + p.key}
@@ -54,10 +57,32 @@ func (s *Server) loginVerifyForm(w http.ResponseWriter, r *http.Request) {
 	case p == problemWrongCode || p == problemNoCode || p == problemTooManyTries:
 		v := s.newView(w, r)
 		v.Code = &codeView{CSRF: s.csrf.token(w, r), Next: next, Email: email, Message: "page.login." + p.key}
+		v.codeSwitch()
 		s.render(w, r, p.status, "code", v)
 	default:
 		s.problemPage(w, r, p)
 	}
+}
+
+// codePage shows the code form again, as it was, without sending a code
+// (POST /login/code): the language switch of the code page posts here.
+func (s *Server) codePage(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.PostForm.Get("next"))
+	v := s.newView(w, r)
+	email, err := vault.NormalizeEmail(r.PostForm.Get("email"))
+	if err != nil {
+		v.SignIn = &signInView{CSRF: s.csrf.token(w, r), Next: next}
+		s.render(w, r, http.StatusOK, "signin", v)
+		return
+	}
+	v.Code = &codeView{CSRF: s.csrf.token(w, r), Next: next, Email: email, Sent: r.PostForm.Get("sent") == "1"}
+	for full, short := range codeMessageKeys {
+		if r.PostForm.Get("message") == short {
+			v.Code.Message = full
+		}
+	}
+	v.codeSwitch()
+	s.render(w, r, http.StatusOK, "code", v)
 }
 
 // logoutForm ends the session and goes back to next (303).

@@ -89,8 +89,7 @@ func (s *Server) transferPage(w http.ResponseWriter, r *http.Request) {
 			s.problemPage(w, r, p)
 			return
 		}
-		v.Scripts = s.scriptTags()
-		w.Header().Set("Content-Security-Policy", e2eCSP)
+		v.Scripts = s.scriptTags() // render sets their CSP
 	default:
 		tv.Sender = tr.Sender
 		for _, f := range tr.Files {
@@ -114,8 +113,14 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 
 // problemPage renders a failed look-up as a page that says what to do next.
 func (s *Server) problemPage(w http.ResponseWriter, r *http.Request, p *problem) {
+	s.senderProblemPage(w, r, p, "")
+}
+
+// senderProblemPage is problemPage naming the transfer's sender, for
+// visitors who may know it.
+func (s *Server) senderProblemPage(w http.ResponseWriter, r *http.Request, p *problem, sender string) {
 	if p.status != http.StatusTooManyRequests {
-		s.errorPage(w, r, p.status, "page.error."+p.key)
+		s.senderErrorPage(w, r, p.status, "page.error."+p.key, sender)
 		return
 	}
 	sec := retrySeconds(p.retry)
@@ -131,8 +136,13 @@ func (s *Server) problemPage(w http.ResponseWriter, r *http.Request, p *problem)
 
 // errorPage renders the page for key (its ".title" and ".text") with status.
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, key string) {
+	s.senderErrorPage(w, r, status, key, "")
+}
+
+// senderErrorPage is errorPage naming the sender, unless sender is "".
+func (s *Server) senderErrorPage(w http.ResponseWriter, r *http.Request, status int, key, sender string) {
 	v := s.newView(w, r)
-	v.Error = &errorView{Title: v.T(key + ".title"), Text: v.T(key + ".text")}
+	v.Error = &errorView{Title: v.T(key + ".title"), Text: v.T(key + ".text"), Sender: sender}
 	s.render(w, r, status, "error", v)
 }
 
@@ -143,8 +153,14 @@ func retrySeconds(d time.Duration) int {
 
 // internalError logs err and shows the generic error page.
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, msg string, err error) {
+	s.senderInternalError(w, r, msg, err, "")
+}
+
+// senderInternalError is internalError naming the sender, unless sender
+// is "".
+func (s *Server) senderInternalError(w http.ResponseWriter, r *http.Request, msg string, err error, sender string) {
 	if ctxErr := r.Context().Err(); ctxErr == nil || !errors.Is(err, ctxErr) {
 		s.log.Error(msg, "err", err) // not merely a client that went away
 	}
-	s.errorPage(w, r, http.StatusInternalServerError, "page.error.internal")
+	s.senderErrorPage(w, r, http.StatusInternalServerError, "page.error.internal", sender)
 }

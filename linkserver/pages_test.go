@@ -25,7 +25,8 @@ func TestTransferPageListsFiles(t *testing.T) {
 		"Bescheid 2026.pdf",
 		html.EscapeString(st.files[1].Name), // escaped, never raw markup
 		"3,1 MB",                            // 3 MiB in decimal units, as the mail notice shows it
-		"Stadt Musterhausen hat Ihnen Dokumente sicher übermittelt. Sie werden am 09.05.2026 gelöscht.",
+		"Stadt Musterhausen hat Ihnen Dokumente über diese gesicherte Seite geschickt",
+		"Sie können die Dokumente bis zum 09.05.2026 abrufen; danach werden sie gelöscht.",
 		"sachbearbeitung@musterhausen.example",
 		"Stufe 1",
 		`href="/t/` + st.token + `/f/` + st.files[0].ID + `"`,
@@ -68,7 +69,7 @@ func TestLanguageNegotiationAndSwitch(t *testing.T) {
 		t.Fatal("German page has no switch to English")
 	}
 	_, body = e.do(c, http.MethodGet, "/t/"+st.token+"?lang=en", nil)
-	if !strings.Contains(string(body), "sent you documents securely") {
+	if !strings.Contains(string(body), "has sent you documents through this secure page") {
 		t.Fatal("?lang=en did not give English")
 	}
 	_, body = e.do(c, http.MethodGet, "/", nil)

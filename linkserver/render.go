@@ -40,11 +40,12 @@ type view struct {
 	Nonce string
 	Brand string
 	Logo  bool
+	Theme *theme // nil: the stylesheet's default colours
 	Dev   bool
 	// Imprint and Privacy are the footer links; empty ones are left out.
 	Imprint, Privacy string
-	// Switch links to the same page in the other language.
-	Switch struct{ Lang, Name, URL string }
+	// Switch leads to the same page in the other language.
+	Switch langSwitch
 
 	// Visitor is the address the browser is signed in as, shown with a
 	// sign-out button; empty when not signed in.
@@ -101,6 +102,9 @@ type fileView struct {
 
 type errorView struct {
 	Title, Text string
+	// Sender names who sent the transfer, where the visitor may know it
+	// (a recipient past the transfer's gate), so they know whom to ask.
+	Sender string
 }
 
 type signInView struct {
@@ -126,6 +130,7 @@ func (s *Server) newView(w http.ResponseWriter, r *http.Request) *view {
 		Nonce:   nonceFrom(r.Context()),
 		Brand:   s.cfg.BrandingName,
 		Logo:    s.logo != nil,
+		Theme:   s.theme,
 		Dev:     s.cfg.Dev,
 		Imprint: s.cfg.ImprintURL,
 		Privacy: s.cfg.PrivacyURL,
@@ -145,7 +150,7 @@ func (s *Server) newView(w http.ResponseWriter, r *http.Request) *view {
 		if l != v.Lang {
 			v.Switch.Lang = l
 			v.Switch.Name = s.text.T(l, "language.name")
-			v.Switch.URL = r.URL.EscapedPath() + "?lang=" + l
+			v.Switch.URL = switchURL(r, l)
 			break
 		}
 	}
@@ -158,10 +163,18 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	var buf bytes.Buffer
 	if err := s.pages.tmpl[name].ExecuteTemplate(&buf, "layout", v); err != nil {
 		s.log.Error("rendering page", "page", name, "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		// The page failed; its frame is all that can still be said.
+		http.Error(w, v.T("page.error.internal.title"), http.StatusInternalServerError)
 		return
 	}
 	h := w.Header()
+	// Set here for every page, so that an error page shown in place of a
+	// download (whose CSP forbids even the stylesheet) looks like a page.
+	if v.Scripts != nil {
+		h.Set("Content-Security-Policy", e2eCSP)
+	} else {
+		h.Set("Content-Security-Policy", pageCSP(v.Nonce))
+	}
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	h.Set("Content-Language", v.Lang)

@@ -51,6 +51,7 @@ type Server struct {
 	obs         Observer
 	tls         *tls.Config
 	logo        *logo
+	theme       *theme
 	now         func() time.Time
 	// timeouts of the HTTP server; tests shorten them.
 	timeouts struct{ readHeader, read, write, idle time.Duration }
@@ -115,6 +116,7 @@ func New(cfg Config, v Vault, cat *catalog.Catalog, log *slog.Logger, opts ...Op
 		keyAccounts: newLimiter[string](keyAccountLimit),
 		scripts:     sc,
 		logo:        lg,
+		theme:       newTheme(cfg.PrimaryColor),
 		obs:         noObserver{},
 		now:         time.Now,
 	}
@@ -143,6 +145,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /login", s.signInPage)
 	s.mux.Handle("POST /login", s.csrf.protect(s, http.HandlerFunc(s.loginStartForm)))
 	s.mux.Handle("POST /login/verify", s.csrf.protect(s, http.HandlerFunc(s.loginVerifyForm)))
+	s.mux.Handle("POST /login/code", s.csrf.protect(s, http.HandlerFunc(s.codePage)))
 	s.mux.Handle("POST /logout", s.csrf.protect(s, http.HandlerFunc(s.logoutForm)))
 	s.mux.Handle("POST /api/v1/login/start", s.jsonPost(s.loginStartAPI))
 	s.mux.Handle("POST /api/v1/login/verify", s.jsonPost(s.loginVerifyAPI))
@@ -174,10 +177,22 @@ func (s *Server) Handler() http.Handler {
 	// Behind a proxy that rewrites Host, the Origin check would otherwise
 	// refuse the server's own forms in browsers without Sec-Fetch-Site.
 	_ = cop.AddTrustedOrigin(s.cfg.PublicURL) // validated in New
+	cop.SetDenyHandler(http.HandlerFunc(s.crossOrigin))
 	h = cop.Handler(h)
 	h = s.accessLog(h)
 	h = s.visitorScope(h)
 	return s.securityHeaders(h)
+}
+
+// crossOrigin answers a request that http.CrossOriginProtection refused:
+// in JSON under /api/, else with the page of an expired form, in the
+// visitor's language (the default answer is an English line of text).
+func (s *Server) crossOrigin(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		s.writeJSON(w, r, http.StatusForbidden, map[string]string{"error": apiErrors["cross_origin"]})
+		return
+	}
+	s.errorPage(w, r, http.StatusForbidden, "page.error.csrf")
 }
 
 // Serve serves HTTP (HTTPS when a certificate is configured) on ln until ctx
