@@ -98,12 +98,6 @@ func (d *draftSink) AddText(ctx context.Context, plain, html []byte) error {
 	return nil
 }
 
-// uploadLinker is what the draft offers for personal upload links
-// (vault.Draft.UploadToken).
-type uploadLinker interface {
-	UploadToken(ctx context.Context, email string) (string, error)
-}
-
 // uploadURL makes rcpt's personal upload link, /u/{token} under publicURL.
 // A recipient named twice gets the same link twice: a second token would
 // replace the first, and the first copy's link would lead nowhere.
@@ -115,11 +109,7 @@ func (d *draftSink) uploadURL(ctx context.Context, publicURL, rcpt string) (stri
 	if err := d.begin(ctx); err != nil {
 		return "", err
 	}
-	ul, ok := any(d.draft).(uploadLinker)
-	if !ok {
-		return "", &storageError{fmt.Errorf("the vault makes no upload links")}
-	}
-	token, err := ul.UploadToken(ctx, rcpt)
+	token, err := d.draft.UploadToken(ctx, rcpt)
 	if err != nil {
 		return "", &storageError{fmt.Errorf("make upload link: %w", err)}
 	}
