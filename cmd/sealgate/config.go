@@ -41,10 +41,11 @@ type fileConfig struct {
 		DKIM            dkimKeys `mapstructure:"dkim"`
 	} `mapstructure:"smtp"`
 	Notify struct {
-		From          string   `mapstructure:"from"`
-		SenderSummary bool     `mapstructure:"sender_summary"`
-		Receipts      bool     `mapstructure:"receipts"`
-		DKIM          dkimKeys `mapstructure:"dkim"`
+		From           string   `mapstructure:"from"`
+		SenderSummary  bool     `mapstructure:"sender_summary"`
+		Receipts       bool     `mapstructure:"receipts"`
+		NeutralSubject bool     `mapstructure:"neutral_subject"`
+		DKIM           dkimKeys `mapstructure:"dkim"`
 	} `mapstructure:"notify"`
 	Web struct {
 		Listen         string   `mapstructure:"listen"`

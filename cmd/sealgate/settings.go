@@ -158,6 +158,7 @@ func buildSettings(fc fileConfig) (settings, error) {
 	}
 	s.Web.Receipts = fc.Notify.Receipts
 	s.SMTP.DeliverHop = fc.SMTP.DeliverHop
+	s.SMTP.NeutralSubject = fc.Notify.NeutralSubject
 	// Each package knows its own rules too; report what cmd did not
 	// already report for the same key.
 	p.addNew(s.SMTP.Validate())

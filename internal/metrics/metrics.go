@@ -42,6 +42,16 @@ const (
 const (
 	FailureDKIM       = "dkim_sign"   // a message was held with 451 because signing failed
 	FailureSenderCopy = "sender_copy" // a message went out; the clerk's copy did not
+	// FailureStorage: a message got 451 because storage failed.
+	FailureStorage = "storage"
+	// FailureCommit: the next hop accepted, but marking the transfer
+	// committed failed (the links still work).
+	FailureCommit = "commit"
+	// FailureCleanup: removing what a failed attempt stored failed.
+	FailureCleanup = "cleanup"
+	// FailureDKIMUnsigned: a large level-0 upload-request mail went out
+	// without sealgate's signature.
+	FailureDKIMUnsigned = "dkim_unsigned"
 )
 
 // Warning kinds (WarningSent, WarningFailed).
@@ -57,7 +67,7 @@ var (
 	outcomes      = []string{OutcomeRelayed, OutcomeRefused, OutcomeTempfail}
 	signInResults = []string{SignInOK, SignInWrongCode, SignInNoCode, SignInTooMany, SignInLimited}
 	warningKinds  = []string{WarningAccountInactive, WarningExpiredUnread}
-	failureKinds  = []string{FailureDKIM, FailureSenderCopy}
+	failureKinds  = []string{FailureDKIM, FailureSenderCopy, FailureStorage, FailureCommit, FailureCleanup, FailureDKIMUnsigned}
 	purgedKinds   = []string{"transfers", "files", "accounts", "sessions", "login_codes", "keys", "orphans"}
 )
 
