@@ -1,6 +1,7 @@
 package linkserver
 
 import (
+	"encoding/json"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -453,5 +454,36 @@ func TestCatalogKeysInCodeExist(t *testing.T) {
 		if !has("page.e2e.js." + k) {
 			t.Errorf("no text page.e2e.js.%s", k)
 		}
+	}
+}
+
+// duRE finds the familiar "du" forms, which a public authority does not use
+// with citizens.
+var duRE = regexp.MustCompile(`(?i)\b(du|dich|dir|dein|deine|deinen|deinem|deiner|deines|euch|euer|eure|euren|eurem|eurer)\b`)
+
+// TestGermanPagesSaySie: the German texts of the pages address the reader
+// as "Sie", never with "du" or "ihr".
+func TestGermanPagesSaySie(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("..", "catalog", "locales", "de.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts map[string]string
+	if err := json.Unmarshal(b, &texts); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for k, v := range texts {
+		if !strings.HasPrefix(k, "page.") {
+			continue
+		}
+		n++
+		if m := duRE.FindString(v); m != "" {
+			t.Errorf("%s says %q: use the Sie form", k, m)
+		}
+	}
+	if n < 100 {
+		t.Fatalf("only %d page texts in de.json", n)
 	}
 }
