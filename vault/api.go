@@ -14,7 +14,9 @@
 //	sealgate.db       bbolt: transfers, token and access-code indexes (hashes
 //	                  only), file records, session-key packets, accounts,
 //	                  sign-in codes (HMAC only), sessions (hashes only),
-//	                  download records, upload links (hashes only)
+//	                  download records, upload links and clerk page
+//	                  tokens (hashes only), uploads and their files, the
+//	                  outbox of mail waiting for the next hop
 //	gateway-key.asc   the gateway's current OpenPGP secret key, made at first
 //	                  start (v6, for encrypting files)
 //	keys/             retired gateway keys, one file each, kept while a
@@ -22,7 +24,9 @@
 //	                  RotateGatewayKey)
 //	receipt-key.asc   the receipt signing key (v4 EdDSA, so that GnuPG 2.2
 //	                  verifies receipts), made at first start
-//	blobs/            one encrypted blob per stored file (DirStore)
+//	blobs/            one encrypted blob per stored file, per part of an
+//	                  uploaded file, per upload message and per queued
+//	                  mail (DirStore)
 //	spool/            short-lived encrypted spool files (see Spool)
 //
 // Deletion is meant literally: whenever something was deleted from the
@@ -35,6 +39,15 @@
 // message (RFC 9580: v6 PKESK, SEIPDv2 with AES-256-GCM) that any
 // implementation holding the key opens; the vault itself decrypts it with
 // go-crypto's ordinary openpgp.ReadMessage.
+//
+// Uploads and secure replies (uploads.go, uploadfiles.go) come back from a
+// transfer's recipient: files arrive in resumable pieces, each piece a
+// standard SEIPDv2 message under the file's one session key, wrapped for
+// the gateway's key; they belong to their transfer and go with it. They are
+// not end-to-end encrypted, whatever the transfer's level: the clerk reads
+// them in an ordinary mail client. Mail that sealgate must not lose waits,
+// encrypted the same way, in the outbox (outbox.go) until package mailqueue
+// has delivered it.
 //
 // Levels 3–4 are end-to-end encrypted: a recipient's key lives on their
 // account (SetAccountKey: the public key and two copies of the secret key

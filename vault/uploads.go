@@ -216,6 +216,12 @@ func uploadView(tx *bolt.Tx, u uploadRecord, rec transferRecord) (Upload, error)
 // uploadLinkFor resolves an upload token for the address email, checking
 // that the link is usable and the address is the one it was made for.
 func (v *Vault) uploadLinkFor(tx *bolt.Tx, token, email string) (uploadLinkRecord, transferRecord, error) {
+	return v.resolveUploadLink(tx, token, email, false)
+}
+
+// resolveUploadLink is uploadLinkFor; with allowClosed a link the clerk
+// closed is resolved too (for reading what was sent through it).
+func (v *Vault) resolveUploadLink(tx *bolt.Tx, token, email string, allowClosed bool) (uploadLinkRecord, transferRecord, error) {
 	if !wellFormedToken(token) {
 		return uploadLinkRecord{}, transferRecord{}, ErrNotFound
 	}
@@ -246,7 +252,7 @@ func (v *Vault) uploadLinkFor(tx *bolt.Tx, token, email string) (uploadLinkRecor
 	if err := v.usable(rec); err != nil {
 		return uploadLinkRecord{}, transferRecord{}, err
 	}
-	if !l.ClosedAt.IsZero() {
+	if !l.ClosedAt.IsZero() && !allowClosed {
 		return uploadLinkRecord{}, transferRecord{}, ErrUploadClosed
 	}
 	if l.Email != e {
@@ -411,10 +417,11 @@ func (v *Vault) openUploadIn(tx *bolt.Tx, rec transferRecord, kind, email string
 }
 
 // LinkUploads lists every upload made through the upload link token by
-// email, newest first, with its delivery state: for the upload page.
+// email, newest first, with its delivery state: for the upload page, also
+// after the clerk closed the link.
 func (v *Vault) LinkUploads(ctx context.Context, token, email string) ([]Upload, error) {
 	return v.listUploads(ctx, func(tx *bolt.Tx) (transferRecord, string, string, error) {
-		l, rec, err := v.uploadLinkFor(tx, token, email)
+		l, rec, err := v.resolveUploadLink(tx, token, email, true)
 		return rec, UploadKindUpload, l.Email, err
 	})
 }

@@ -468,4 +468,8 @@ func TestClosedLinkTakesNothing(t *testing.T) {
 	if _, err := v.StartUpload(ctx, fx.token, "citizen@example.net"); !errors.Is(err, ErrUploadClosed) {
 		t.Fatalf("StartUpload on a closed link: %v", err)
 	}
+	// The page still shows what went through it.
+	if list, err := v.LinkUploads(ctx, fx.token, "citizen@example.net"); err != nil || len(list) != 1 {
+		t.Fatalf("LinkUploads on a closed link: %v %v", list, err)
+	}
 }
