@@ -50,6 +50,7 @@ type Server struct {
 	notifier    Notifier
 	obs         Observer
 	tls         *tls.Config
+	certs       *certReloader // nil without web.tls_cert
 	logo        *logo
 	theme       *theme
 	now         func() time.Time
@@ -130,6 +131,7 @@ func New(cfg Config, v Vault, cat *catalog.Catalog, log *slog.Logger, opts ...Op
 		if err != nil {
 			return nil, fmt.Errorf("linkserver: %w", err)
 		}
+		s.certs = certs
 		s.tls = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
 	}
 	s.routes()

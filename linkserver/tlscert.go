@@ -54,3 +54,29 @@ func (c *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	}
 	return c.cert, nil
 }
+
+// reload reads the files now, whatever their modification time says.
+func (c *certReloader) reload() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, err := os.Stat(c.certFile)
+	if err != nil {
+		return fmt.Errorf("web.tls_cert: %w", err)
+	}
+	cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+	if err != nil {
+		return fmt.Errorf("web.tls_cert, web.tls_key: %w", err)
+	}
+	c.cert, c.modTime, c.checked = &cert, st.ModTime(), time.Now()
+	return nil
+}
+
+// ReloadTLS reads web.tls_cert and web.tls_key again at once (cmd calls it
+// on SIGHUP). A pair that fails to load leaves the current one in use. It
+// does nothing when the server has no certificate configured.
+func (s *Server) ReloadTLS() error {
+	if s.certs == nil {
+		return nil
+	}
+	return s.certs.reload()
+}

@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -171,6 +173,7 @@ func run(ctx context.Context, s settings, lns *listeners, log *slog.Logger) erro
 	sweep := newSweeper(v, mailer, obs, log.With("component", "retention"), s.SweepInterval)
 	admin := adminServer(adminConfig(v, sweep, secret, obs, s.SMTP.NextHop, log))
 
+	g.Go(func() error { return reloadOnHangup(gctx, web, log) })
 	g.Go(func() error { return relay.Serve(gctx, lns.smtp) })
 	g.Go(func() error { return web.Serve(gctx, lns.web) })
 	g.Go(func() error { return serveHTTP(gctx, admin, lns.admin) })
@@ -193,4 +196,25 @@ func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// reloadOnHangup reads the web certificate again on SIGHUP (systemd's
+// ExecReload sends it after a renewal). Without this handler SIGHUP would
+// end the process.
+func reloadOnHangup(ctx context.Context, web *linkserver.Server, log *slog.Logger) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+			if err := web.ReloadTLS(); err != nil {
+				log.Error("reload on SIGHUP failed; serving the previous certificate", "err", err)
+				continue
+			}
+			log.Info("reloaded the web certificate on SIGHUP")
+		}
+	}
 }
