@@ -71,6 +71,12 @@ type fileConfig struct {
 			AttachmentsOver  string   `mapstructure:"attachments_over"`
 		} `mapstructure:"rules"`
 	} `mapstructure:"policy"`
+	Uploads struct {
+		MaxSize       string `mapstructure:"max_size"`
+		MaxFiles      int    `mapstructure:"max_files"`
+		AttachMaxSize string `mapstructure:"attach_max_size"`
+		Clamd         string `mapstructure:"clamd"`
+	} `mapstructure:"uploads"`
 	Branding struct {
 		Name       string `mapstructure:"name"`
 		LogoFile   string `mapstructure:"logo_file"`
@@ -136,6 +142,10 @@ var defaults = map[string]any{
 	"retention.sweep_interval":        "1h",
 	"policy.default_level":            0,
 	"policy.rules":                    []any{},
+	"uploads.max_size":                "2GiB",
+	"uploads.max_files":               20,
+	"uploads.attach_max_size":         "10MiB",
+	"uploads.clamd":                   "",
 	"branding.name":                   "sealgate",
 	"admin.listen":                    "127.0.0.1:9465",
 	"log.format":                      "json",

@@ -20,6 +20,7 @@ import (
 	"sealgate/catalog"
 	"sealgate/internal/adminapi"
 	"sealgate/internal/devoutbox"
+	"sealgate/internal/mailqueue"
 	"sealgate/internal/metrics"
 	"sealgate/linkserver"
 	"sealgate/notify"
@@ -156,6 +157,17 @@ func run(ctx context.Context, s settings, lns *listeners, log *slog.Logger) erro
 	if err != nil {
 		return fmt.Errorf("notify: %w", err)
 	}
+	// Mail sealgate must not lose (uploads delivered to clerks) waits in an
+	// encrypted queue in the vault until the next hop takes it.
+	queue, err := mailqueue.New(v, out, mailqueue.Config{IsTemporary: smtpproxy.IsTemporary, Observer: obs}, log.With("component", "mailqueue"))
+	if err != nil {
+		return fmt.Errorf("mail queue: %w", err)
+	}
+	uploadMailer, err := mailer.UploadMailer(v, queue, s.UploadMail)
+	if err != nil {
+		return fmt.Errorf("upload mail: %w", err)
+	}
+	_ = uploadMailer // handed to the upload pages once they exist
 	s.SMTP.SenderCopy = mailer
 	s.SMTP.Observer = obs
 
@@ -178,6 +190,14 @@ func run(ctx context.Context, s settings, lns *listeners, log *slog.Logger) erro
 	g.Go(func() error { return web.Serve(gctx, lns.web) })
 	g.Go(func() error { return serveHTTP(gctx, admin, lns.admin) })
 	g.Go(func() error { return sweep.run(gctx) })
+	// The queue stops before the deferred out.Close: a closed pool would
+	// count as a permanent failure for mail still queued.
+	g.Go(func() error {
+		if err := queue.Run(gctx); gctx.Err() == nil {
+			return err
+		}
+		return nil
+	})
 	log.Info("sealgate started", "version", buildVersion(), "smtp", lns.smtp.Addr().String(),
 		"web", lns.web.Addr().String(), "public_url", s.Web.PublicURL, "admin", lns.admin.Addr().String())
 	err = g.Wait()

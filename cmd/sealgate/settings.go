@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"sealgate/internal/clamd"
+	"sealgate/internal/uploadproto"
 	"sealgate/linkserver"
 	"sealgate/notify"
 	"sealgate/smtpproxy"
@@ -27,6 +29,12 @@ type settings struct {
 	LogFormat     string
 	LogLevel      slog.Level
 	DevOutbox     bool
+	// Uploads is uploads.* for the resumable upload handlers; UploadMail
+	// for the mails that deliver uploads to clerks; Clamd the virus
+	// scanner's address (empty: no scan).
+	Uploads    uploadproto.Config
+	UploadMail notify.UploadConfig
+	Clamd      string
 	// Notify is what sealgate's own mails need (notify.*).
 	Notify notify.Config
 }
@@ -87,6 +95,22 @@ func buildSettings(fc fileConfig) (settings, error) {
 	}
 	sweepInterval := checkDuration(&p, "retention.sweep_interval", fc.Retention.SweepInterval)
 	pol := policyConfig(&p, fc)
+	maxUpload, err := parseSize(fc.Uploads.MaxSize)
+	if err != nil {
+		p.add("uploads.max_size", "%v", err)
+	}
+	if fc.Uploads.MaxFiles < 0 {
+		p.add("uploads.max_files", "must not be negative (0: no limit)")
+	}
+	attachMax, err := parseSize(fc.Uploads.AttachMaxSize)
+	if err != nil {
+		p.add("uploads.attach_max_size", "%v", err)
+	}
+	if fc.Uploads.Clamd != "" {
+		if _, err := clamd.New(fc.Uploads.Clamd, 0); err != nil {
+			p.add("uploads.clamd", "%v", err)
+		}
+	}
 	if fc.SMTP.DKIM != (dkimKeys{}) {
 		p = append(p, fc.SMTP.DKIM.config().Check("smtp.dkim")...)
 	}
@@ -157,6 +181,10 @@ func buildSettings(fc fileConfig) (settings, error) {
 		DKIM:          fc.Notify.DKIM.config(),
 	}
 	s.Web.Receipts = fc.Notify.Receipts
+	s.Uploads = uploadproto.Config{MaxSize: maxUpload, MaxFiles: fc.Uploads.MaxFiles}
+	s.UploadMail = notify.UploadConfig{AttachMaxSize: attachMax}
+	s.Clamd = fc.Uploads.Clamd
+	p.addNew(s.UploadMail.Validate())
 	s.SMTP.DeliverHop = fc.SMTP.DeliverHop
 	s.SMTP.NeutralSubject = fc.Notify.NeutralSubject
 	// Each package knows its own rules too; report what cmd did not

@@ -67,6 +67,8 @@ var (
 	outcomes      = []string{OutcomeRelayed, OutcomeRefused, OutcomeTempfail}
 	signInResults = []string{SignInOK, SignInWrongCode, SignInNoCode, SignInTooMany, SignInLimited}
 	warningKinds  = []string{WarningAccountInactive, WarningExpiredUnread}
+	mailKinds     = []string{"upload", "reply"}
+	mailEvents    = []string{"queued", "delivered", "deferred", "failed"}
 	failureKinds  = []string{FailureDKIM, FailureSenderCopy, FailureStorage, FailureCommit, FailureCleanup, FailureDKIMUnsigned}
 	purgedKinds   = []string{"transfers", "files", "accounts", "sessions", "login_codes", "keys", "orphans"}
 )
@@ -88,6 +90,7 @@ type Metrics struct {
 	lastSweep    prometheus.Gauge
 	warnings     *prometheus.CounterVec
 	warnFailures *prometheus.CounterVec
+	ownMail      *prometheus.CounterVec
 }
 
 // New makes the collectors and registers them, with the Go runtime and
@@ -146,6 +149,10 @@ func New() *Metrics {
 			Name: "sealgate_warnings_sent_total",
 			Help: "Retention warning mails sent, by kind (account_inactive, expired_unread).",
 		}, []string{"kind"}),
+		ownMail: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sealgate_queued_mail_total",
+			Help: "Mail sealgate writes itself and keeps until delivered (uploads and replies to clerks), by kind and event (queued, delivered, deferred, failed). Alert on failed.",
+		}, []string{"kind", "event"}),
 		warnFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sealgate_warnings_failed_total",
 			Help: "Retention warning mails that could not be sent (retried at the next sweep), by kind.",
@@ -155,7 +162,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.messages, m.relayLatency, m.relayFails, m.storedBytes, m.downloads, m.downloadB, m.signIns, m.codesSent,
-		m.purged, m.sweeps, m.lastSweep, m.warnings, m.warnFailures,
+		m.purged, m.sweeps, m.lastSweep, m.warnings, m.warnFailures, m.ownMail,
 	)
 	// Every series exists from the start at zero, so that rate() and
 	// alerts see the first event and a scrape shows what is measured.
@@ -183,6 +190,11 @@ func New() *Metrics {
 	for _, k := range warningKinds {
 		m.warnings.WithLabelValues(k)
 		m.warnFailures.WithLabelValues(k)
+	}
+	for _, k := range mailKinds {
+		for _, e := range mailEvents {
+			m.ownMail.WithLabelValues(k, e)
+		}
 	}
 	return m
 }
@@ -312,3 +324,23 @@ func oneOf(v string, set []string) string {
 	}
 	return other
 }
+
+func (m *Metrics) mail(kind, event string) {
+	if m == nil {
+		return
+	}
+	m.ownMail.WithLabelValues(oneOf(kind, mailKinds), event).Inc()
+}
+
+// MailQueued records one of sealgate's own mails put into the queue
+// (mailqueue.Observer).
+func (m *Metrics) MailQueued(kind string) { m.mail(kind, "queued") }
+
+// MailDelivered records one queued mail accepted by the next hop.
+func (m *Metrics) MailDelivered(kind string) { m.mail(kind, "delivered") }
+
+// MailDeferred records one delivery attempt that will be retried.
+func (m *Metrics) MailDeferred(kind string) { m.mail(kind, "deferred") }
+
+// MailFailed records one queued mail given up on.
+func (m *Metrics) MailFailed(kind string) { m.mail(kind, "failed") }

@@ -154,3 +154,21 @@ func TestNilMetricsIsANoOp(t *testing.T) {
 	m.WarningFailed(WarningAccountInactive)
 	m.RelayFailure(FailureDKIM)
 }
+
+func TestQueuedMailEvents(t *testing.T) {
+	m := New()
+	m.MailQueued("upload")
+	m.MailDeferred("upload")
+	m.MailDelivered("upload")
+	m.MailFailed("reply")
+	m.MailQueued("someone@example.org") // never a label of its own
+	fams := scrape(t, m)
+	for _, c := range []struct {
+		kind, event string
+		want        float64
+	}{{"upload", "queued", 1}, {"upload", "deferred", 1}, {"upload", "delivered", 1}, {"reply", "failed", 1}, {"reply", "queued", 0}, {"other", "queued", 1}} {
+		if v, n := value(fams, "sealgate_queued_mail_total", map[string]string{"kind": c.kind, "event": c.event}); v != c.want || n != 1 {
+			t.Errorf("%s/%s: %v in %d series, want %v in 1", c.kind, c.event, v, n, c.want)
+		}
+	}
+}
