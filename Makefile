@@ -14,7 +14,7 @@ FUZZTIME  ?= 60s
 all: build
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sealgate
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sealgate
 
 ## run: sealgate with the embedded development config (SMTP 127.0.0.1:2525, web http://127.0.0.1:8080)
 run: build

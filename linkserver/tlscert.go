@@ -80,3 +80,6 @@ func (s *Server) ReloadTLS() error {
 	}
 	return s.certs.reload()
 }
+
+// HasTLS reports whether the server serves HTTPS from web.tls_cert.
+func (s *Server) HasTLS() bool { return s.certs != nil }

@@ -255,7 +255,7 @@ func (se *session) sizeDependent(tx *transaction, m *message, dec policy.Decisio
 	defer rd.Close()
 	dec = policy.ApplySize(dec, measure.total)
 	tx.level = dec.Level
-	tx.log.Debug("smtp: size rules settled", "attachment_bytes", measure.total, "level", dec.Level)
+	tx.log.Debug("smtp: size rules settled", "attachment_bytes", measure.total, "security_level", dec.Level)
 	m.body = bufio.NewReaderSize(rd, inputBufSize)
 	return se.route(tx, m, dec)
 }

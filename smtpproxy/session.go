@@ -165,7 +165,7 @@ func (se *session) Data(r io.Reader) error {
 		se.s.observe(tx, rep, time.Since(start))
 		return rep
 	}
-	tx.log.Info("smtp: message relayed", "level", tx.level, "bytes", tx.size, "files", tx.files,
+	tx.log.Info("smtp: message relayed", "security_level", tx.level, "bytes", tx.size, "files", tx.files,
 		"recipients", tx.recipients(), "ms", time.Since(tx.started).Milliseconds())
 	se.s.observe(tx, nil, time.Since(start))
 	se.s.startSenderCopy(tx)

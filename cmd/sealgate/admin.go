@@ -113,6 +113,9 @@ func connectAdmin(ctx context.Context, s settings) (*adminSession, error) {
 	if _, err := os.Stat(filepath.Join(s.Vault.Dir, "sealgate.db")); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("nothing answers at admin.listen %s and there is no database in storage.dir %s: is this the configuration sealgate serve runs with?", addr, s.Vault.Dir)
 	}
+	if err := checkOwner(s.Vault.Dir); err != nil {
+		return nil, err
+	}
 	v, err := vault.Open(ctx, s.Vault)
 	if err != nil {
 		if strings.Contains(err.Error(), "in use") {

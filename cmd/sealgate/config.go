@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -128,6 +129,7 @@ var defaults = map[string]any{
 	"notify.from":                     "",
 	"notify.sender_summary":           true,
 	"notify.receipts":                 true,
+	"notify.neutral_subject":          false,
 	"notify.dkim.domain":              "",
 	"notify.dkim.selector":            "",
 	"notify.dkim.private_key_file":    "",
@@ -147,6 +149,9 @@ var defaults = map[string]any{
 	"uploads.attach_max_size":         "10MiB",
 	"uploads.clamd":                   "",
 	"branding.name":                   "sealgate",
+	"branding.logo_file":              "",
+	"branding.imprint_url":            "",
+	"branding.privacy_url":            "",
 	"admin.listen":                    "127.0.0.1:9465",
 	"log.format":                      "json",
 	"log.level":                       "info",
@@ -312,11 +317,20 @@ func checkReadable(p *problems, key, path string) {
 }
 
 func checkPair(p *problems, certKey, cert, keyKey, key string) {
+	before := len(*p)
 	if (cert == "") != (key == "") {
 		p.add(certKey, "%s and %s must be set together", certKey, keyKey)
 	}
 	checkReadable(p, certKey, cert)
 	checkReadable(p, keyKey, key)
+	if cert == "" || key == "" || len(*p) > before {
+		return
+	}
+	// Load the pair as the server will, so that a key that does not
+	// belong to the certificate fails here and not at start.
+	if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
+		p.add(certKey, "%s and %s do not load as a pair: %v", certKey, keyKey, err)
+	}
 }
 
 func checkPublicURL(p *problems, raw string, dev bool) {

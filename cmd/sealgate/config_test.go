@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -152,5 +153,54 @@ func TestDKIMKeygenAndCheckConfig(t *testing.T) {
 	_, err = runCLI(t, "check-config", "--config", bad)
 	if err == nil || !strings.Contains(err.Error(), "smtp.dkim.") || !strings.Contains(err.Error(), "notify.dkim.") {
 		t.Errorf("broken DKIM config: %v", err)
+	}
+}
+
+// TestEveryKeyHasADefault: viper only maps SEALGATE_* variables onto keys it
+// knows, so a key without a default could not be set from the environment.
+func TestEveryKeyHasADefault(t *testing.T) {
+	var walk func(prefix string, typ reflect.Type)
+	walk = func(prefix string, typ reflect.Type) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			key := prefix + f.Tag.Get("mapstructure")
+			if f.Type.Kind() == reflect.Struct {
+				walk(key+".", f.Type)
+				continue
+			}
+			if _, ok := defaults[key]; !ok {
+				t.Errorf("key %s has no default: SEALGATE_%s would be ignored", key, strings.ToUpper(strings.ReplaceAll(key, ".", "_")))
+			}
+		}
+	}
+	walk("", reflect.TypeOf(fileConfig{}))
+}
+
+func TestBrandingFromEnvironment(t *testing.T) {
+	p := writeConfig(t, "notify:\n  from: noreply@example.org\nweb:\n  public_url: https://secure.example.org\nstorage:\n  dir: "+t.TempDir()+"\n")
+	t.Setenv("SEALGATE_BRANDING_IMPRINT_URL", "https://example.org/impressum")
+	t.Setenv("SEALGATE_NOTIFY_NEUTRAL_SUBJECT", "true")
+	s, err := loadSettings(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Web.ImprintURL != "https://example.org/impressum" || !s.SMTP.NeutralSubject {
+		t.Errorf("environment ignored: imprint %q, neutral subject %v", s.Web.ImprintURL, s.SMTP.NeutralSubject)
+	}
+}
+
+func TestCheckConfigLoadsTLSPairs(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(cert, []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := writeConfig(t, "notify:\n  from: noreply@example.org\nweb:\n  public_url: https://s.example.org\n  tls_cert: "+cert+"\n  tls_key: "+key+"\nstorage:\n  dir: "+dir+"\n")
+	_, err := runCLI(t, "check-config", "--config", p)
+	if err == nil || !strings.Contains(err.Error(), "web.tls_cert: web.tls_cert and web.tls_key do not load as a pair") {
+		t.Errorf("a broken pair passed check-config: %v", err)
 	}
 }

@@ -30,7 +30,7 @@ func dkimKeygenCmd() *cobra.Command {
 		Long: `Writes a new RSA private key (PEM, mode 0600) and prints the DNS record that
 receivers use to verify sealgate's signatures. Publish the record, then set
 smtp.dkim (and notify.dkim) to the same domain, selector and key file.`,
-		Example: `  sealgate dkim keygen --domain example.org --selector sealgate2026 --out /var/lib/sealgate/dkim.pem`,
+		Example: `  sealgate dkim keygen --domain example.org --selector sealgate2026 --out /etc/sealgate/dkim-sealgate2026.pem`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if domain == "" || selector == "" || out == "" {

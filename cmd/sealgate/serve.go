@@ -117,6 +117,9 @@ func serve(ctx context.Context, s settings, logOut io.Writer) error {
 // run serves on already open listeners until ctx ends, then shuts down in
 // order: stop accepting, finish sessions in flight, close storage.
 func run(ctx context.Context, s settings, lns *listeners, log *slog.Logger) error {
+	if err := checkOwner(s.Vault.Dir); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(s.Vault.Dir, 0o700); err != nil {
 		return fmt.Errorf("storage.dir: %w", err)
 	}
@@ -175,7 +178,7 @@ func run(ctx context.Context, s settings, lns *listeners, log *slog.Logger) erro
 	if err != nil {
 		return fmt.Errorf("smtp: %w", err)
 	}
-	web, err := linkserver.New(s.Web, v, cat, log.With("component", "web"), linkserver.WithNotifier(mailer))
+	web, err := linkserver.New(s.Web, v, cat, log.With("component", "web"), linkserver.WithNotifier(mailer), linkserver.WithObserver(obs))
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
@@ -230,6 +233,10 @@ func reloadOnHangup(ctx context.Context, web *linkserver.Server, log *slog.Logge
 		case <-ctx.Done():
 			return nil
 		case <-hup:
+			if !web.HasTLS() {
+				log.Info("SIGHUP: nothing to reload (no web.tls_cert configured)")
+				continue
+			}
 			if err := web.ReloadTLS(); err != nil {
 				log.Error("reload on SIGHUP failed; serving the previous certificate", "err", err)
 				continue

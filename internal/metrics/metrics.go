@@ -104,7 +104,7 @@ func New() *Metrics {
 		}, []string{"level", "outcome"}),
 		relayLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "sealgate_relay_duration_seconds",
-			Help: "Time from the end of DATA to the answer given to the client, by security level.",
+			Help: "Time from the DATA command (receiving the body included) to the answer given to the client, by security level.",
 			// From a pass-through on loopback (milliseconds) to a 1 GiB
 			// message stored and relayed (minutes).
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300},
@@ -210,7 +210,7 @@ func (m *Metrics) Handler() http.Handler {
 
 // MessageDone records one message the relay finished: its level (0–4),
 // the outcome given to the client (OutcomeRelayed, OutcomeRefused,
-// OutcomeTempfail), the time from the end of DATA to that answer, and the
+// OutcomeTempfail), the time from the DATA command to that answer, and the
 // plaintext bytes it stored in the vault (0 for level 0 or when nothing was
 // kept). Stored bytes count only for relayed messages: a refused message's
 // transfer was aborted.
