@@ -16,4 +16,10 @@
 // (assets/js: page.js on e2e.js on OpenPGP.js, loaded with Subresource
 // Integrity) make, lock, unlock and use the key in the browser. Recipients
 // with a key of their own upload it at /key and download .pgp files.
+//
+// Every word a visitor reads comes from the catalog (package catalog) in the
+// page's language, chosen by a switch on every page, a cookie, or
+// Accept-Language; tests fail on text in a template or handler. Pages carry
+// the organisation's name, logo, colour and legal links (Config). An Observer
+// (WithObserver) counts downloads, sign-ins and mailed codes for metrics.
 package linkserver
