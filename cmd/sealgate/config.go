@@ -79,10 +79,11 @@ type fileConfig struct {
 		Clamd         string `mapstructure:"clamd"`
 	} `mapstructure:"uploads"`
 	Branding struct {
-		Name       string `mapstructure:"name"`
-		LogoFile   string `mapstructure:"logo_file"`
-		ImprintURL string `mapstructure:"imprint_url"`
-		PrivacyURL string `mapstructure:"privacy_url"`
+		Name         string `mapstructure:"name"`
+		LogoFile     string `mapstructure:"logo_file"`
+		ImprintURL   string `mapstructure:"imprint_url"`
+		PrivacyURL   string `mapstructure:"privacy_url"`
+		PrimaryColor string `mapstructure:"primary_color"`
 	} `mapstructure:"branding"`
 	Admin struct {
 		Listen string `mapstructure:"listen"`
@@ -152,6 +153,7 @@ var defaults = map[string]any{
 	"branding.logo_file":              "",
 	"branding.imprint_url":            "",
 	"branding.privacy_url":            "",
+	"branding.primary_color":          "",
 	"admin.listen":                    "127.0.0.1:9465",
 	"log.format":                      "json",
 	"log.level":                       "info",

@@ -165,6 +165,7 @@ func buildSettings(fc fileConfig) (settings, error) {
 		LogoFile:       fc.Branding.LogoFile,
 		ImprintURL:     fc.Branding.ImprintURL,
 		PrivacyURL:     fc.Branding.PrivacyURL,
+		PrimaryColor:   fc.Branding.PrimaryColor,
 		Dev:            dev,
 	}
 	s.Vault = vault.Config{Dir: dir, TransferDays: fc.Retention.TransferDays, AccountInactiveDays: fc.Retention.AccountInactiveDays}
