@@ -69,8 +69,14 @@ func (g csrfGuard) valid(r *http.Request) bool {
 // protect bounds and parses the form of a POST and refuses it with 403 unless
 // its CSRF token is valid.
 func (g csrfGuard) protect(s *Server, next http.Handler) http.Handler {
+	return g.protectUpTo(s, maxFormBytes, next)
+}
+
+// protectUpTo is protect for a form of up to limit bytes (the upload
+// message).
+func (g csrfGuard) protectUpTo(s *Server, limit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if err := r.ParseForm(); err != nil {
 			s.errorPage(w, r, http.StatusBadRequest, "page.error.bad_request")
 			return

@@ -17,6 +17,10 @@ func safeNext(next string) string {
 		return next
 	case transferTokenOf(next) != "", senderTokenOf(next) != "":
 		return next
+	case tokenAfter(next, "/u/") != "", tokenAfter(next, "/r/") != "":
+		return next
+	case transferTokenOf(strings.TrimSuffix(next, "/reply")) != "" && strings.HasSuffix(next, "/reply"):
+		return next
 	}
 	return "/"
 }

@@ -96,6 +96,9 @@ func (s *Server) transferPage(w http.ResponseWriter, r *http.Request) {
 			tv.Files = append(tv.Files, s.fileViewOf(v.Lang, token, f))
 		}
 	}
+	if s.uploads != nil && !signIn {
+		tv.ReplyURL = transferPath(token) + "/reply"
+	}
 	v.Transfer = tv
 	s.render(w, r, http.StatusOK, "transfer", v)
 }

@@ -16,7 +16,7 @@ var templateFS embed.FS
 
 // pageNames are the page templates; each is parsed together with the layout
 // and the shared forms.
-var pageNames = []string{"home", "transfer", "error", "signin", "code", "status", "key"}
+var pageNames = []string{"home", "transfer", "error", "signin", "code", "status", "key", "upload", "clerk"}
 
 type pages struct{ tmpl map[string]*template.Template }
 
@@ -61,6 +61,10 @@ type view struct {
 	Code   *codeView
 	Status *statusView
 	Key    *keyView
+	// Upload is the upload or reply page, Clerk the clerk's page of an
+	// upload (uploadpage.go, clerkpage.go).
+	Upload *uploadView
+	Clerk  *clerkView
 
 	// Scripts, when set, loads the level-3/4 modules (see scriptTags);
 	// pages without it run no script at all.
@@ -89,6 +93,8 @@ type transferView struct {
 	// E2E is the level-3/4 part, for a signed-in recipient; Files is then
 	// empty and E2E lists them.
 	E2E *e2eView
+	// ReplyURL leads to the secure reply page, when uploads are on.
+	ReplyURL string
 }
 
 type fileView struct {
@@ -170,9 +176,12 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	h := w.Header()
 	// Set here for every page, so that an error page shown in place of a
 	// download (whose CSP forbids even the stylesheet) looks like a page.
-	if v.Scripts != nil {
+	switch {
+	case v.Scripts != nil:
 		h.Set("Content-Security-Policy", e2eCSP)
-	} else {
+	case v.Upload != nil && v.Upload.Script != "":
+		h.Set("Content-Security-Policy", uploadCSP(v.Nonce))
+	default:
 		h.Set("Content-Security-Policy", pageCSP(v.Nonce))
 	}
 	h.Set("Content-Type", "text/html; charset=utf-8")

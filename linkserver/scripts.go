@@ -26,6 +26,8 @@ const (
 	e2ePath     = "/assets/js/e2e.js"
 	pagePath    = "/assets/js/page.js"
 	swPath      = "/assets/js/sw.js"
+	// uploadJSPath is the upload page's tus client.
+	uploadJSPath = "/assets/js/upload.js"
 )
 
 // script is one embedded script, with its Subresource Integrity computed
@@ -43,10 +45,11 @@ type scripts map[string]script // by address
 func loadScripts() (scripts, error) {
 	sc := scripts{}
 	files := map[string]string{
-		openpgpPath: "assets/vendor/openpgp.min.mjs",
-		e2ePath:     "assets/js/e2e.js",
-		pagePath:    "assets/js/page.js",
-		swPath:      "assets/js/sw.js",
+		openpgpPath:  "assets/vendor/openpgp.min.mjs",
+		e2ePath:      "assets/js/e2e.js",
+		pagePath:     "assets/js/page.js",
+		swPath:       "assets/js/sw.js",
+		uploadJSPath: "assets/js/upload.js",
 	}
 	for addr, name := range files {
 		b, err := scriptFS.ReadFile(name)
@@ -137,3 +140,11 @@ func (s *Server) scriptTags() *scriptTags {
 //     leaves CSS no way to load anything from elsewhere.
 const e2eCSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; " +
 	"frame-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+// uploadCSP is the Content-Security-Policy of the upload and reply pages:
+// the default policy plus our own scripts (upload.js, by integrity) and
+// connections to this server only (the tus requests).
+func uploadCSP(nonce string) string {
+	return "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self' 'nonce-" + nonce +
+		"'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+}

@@ -49,6 +49,7 @@ type Server struct {
 	scripts     scripts
 	notifier    Notifier
 	obs         Observer
+	uploads     *uploadSetup // nil without WithUploads
 	tls         *tls.Config
 	certs       *certReloader // nil without web.tls_cert
 	logo        *logo
@@ -134,6 +135,9 @@ func New(cfg Config, v Vault, cat *catalog.Catalog, log *slog.Logger, opts ...Op
 		s.certs = certs
 		s.tls = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
 	}
+	if err := s.setupUploads(); err != nil {
+		return nil, fmt.Errorf("linkserver: %w", err)
+	}
 	s.routes()
 	return s, nil
 }
@@ -163,6 +167,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /assets/vendor/{name}", s.serveScript)
 	s.mux.HandleFunc("GET /static/{name}", s.asset)
 	s.mux.HandleFunc("GET /static/logo", s.serveLogo)
+	s.uploadRoutes()
 	s.mux.HandleFunc("/api/", s.apiNotFound)
 	s.mux.HandleFunc("/", s.notFound)
 }

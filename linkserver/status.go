@@ -29,6 +29,11 @@ type statusView struct {
 	Anonymous bool
 	CSRF      string
 	Message   string // catalog key of a problem with the revoke form
+	// Links and Uploads are the upload part (statusuploads.go); UploadsOn
+	// says the server takes uploads at all.
+	UploadsOn bool
+	Links     []statusLink
+	Uploads   []statusUpload
 }
 
 type statusFile struct {
@@ -192,6 +197,11 @@ func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, token stri
 			sf.Rows = append(sf.Rows, row)
 		}
 		sv.Files = append(sv.Files, sf)
+	}
+	sv.UploadsOn = s.uploads != nil
+	if err := s.addUploadStatus(r, v, sv, tr); err != nil {
+		s.internalError(w, r, "listing uploads", err)
+		return
 	}
 	v.Status = sv
 	s.render(w, r, status, "status", v)
