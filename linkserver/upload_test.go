@@ -38,8 +38,10 @@ func (m *fakeUploadMailer) queue(ctx context.Context, id string) error {
 	return err
 }
 
-func (m *fakeUploadMailer) UploadDelivery(ctx context.Context, id string) error { return m.queue(ctx, id) }
-func (m *fakeUploadMailer) SecureReply(ctx context.Context, id string) error    { return m.queue(ctx, id) }
+func (m *fakeUploadMailer) UploadDelivery(ctx context.Context, id string) error {
+	return m.queue(ctx, id)
+}
+func (m *fakeUploadMailer) SecureReply(ctx context.Context, id string) error { return m.queue(ctx, id) }
 
 func (m *fakeUploadMailer) count() int {
 	m.mu.Lock()
