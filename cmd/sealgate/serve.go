@@ -178,7 +178,7 @@ func run(ctx context.Context, s settings, lns *listeners, log *slog.Logger) erro
 	if err != nil {
 		return fmt.Errorf("smtp: %w", err)
 	}
-	web, err := linkserver.New(s.Web, v, cat, log.With("component", "web"), linkserver.WithNotifier(mailer), linkserver.WithObserver(obs))
+	web, err := linkserver.New(s.Web, v, cat, log.With("component", "web"), linkserver.WithNotifier(mailer), linkserver.WithObserver(obs), linkserver.WithUploads(uploadMailer, s.Uploads, s.Clamd))
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
