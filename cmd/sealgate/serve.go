@@ -170,7 +170,6 @@ func run(ctx context.Context, s settings, lns *listeners, log *slog.Logger) erro
 	if err != nil {
 		return fmt.Errorf("upload mail: %w", err)
 	}
-	_ = uploadMailer // handed to the upload pages once they exist
 	s.SMTP.SenderCopy = mailer
 	s.SMTP.Observer = obs
 
