@@ -71,7 +71,7 @@ func TestMetricsOnAdminListener(t *testing.T) {
 	if n := counter(t, fams, "sealgate_retention_sweeps_total", map[string]string{"result": "ok"}); n < 1 {
 		t.Errorf("sweeps at start: %v, want at least 1", n)
 	}
-	counter(t, fams, "sealgate_messages_total", map[string]string{"level": "1", "outcome": "relayed"})
+	relayed := counter(t, fams, "sealgate_messages_total", map[string]string{"level": "1", "outcome": "relayed"})
 	before := counter(t, fams, "sealgate_purged_total", map[string]string{"what": "transfers"})
 
 	e.mustCLI("purge", "--as-of", expires.Add(24*time.Hour).Format(time.RFC3339))
@@ -81,6 +81,12 @@ func TestMetricsOnAdminListener(t *testing.T) {
 	}
 	if got := counter(t, fams, "sealgate_purged_total", map[string]string{"what": "files"}); got != 1 {
 		t.Errorf("purged files: %v, want 1", got)
+	}
+	// The relay's counter moves when a mail is relayed.
+	sendSecure1(t, e.smtp, "x.pdf")
+	fams = scrapeMetrics(t, e.adminAddr)
+	if got := counter(t, fams, "sealgate_messages_total", map[string]string{"level": "1", "outcome": "relayed"}); got != relayed+1 {
+		t.Errorf("relayed level-1 messages %v -> %v after one [secure1] mail, want +1", relayed, got)
 	}
 	for name, f := range fams {
 		for _, m := range f.GetMetric() {
