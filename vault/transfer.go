@@ -282,28 +282,27 @@ func (v *Vault) writeBlob(ctx context.Context, blobID string, sk []byte, format 
 }
 
 // encryptStream reads r to the end, encrypting into w and hashing the
-// plaintext. Hashing runs on a second goroutine over the same buffer while
-// this one encrypts and writes: SHA-256 costs about as much as AES-GCM, so
-// doing both in turn would halve the throughput.
+// plaintext. SHA-256 costs more than AES-GCM here, so hashing runs on a
+// second goroutine and may lag up to hashDepth-1 buffers behind: reading,
+// encrypting and writing the next buffer overlap with hashing the earlier
+// ones, instead of both stages waiting for each other on every buffer.
 func encryptStream(ctx context.Context, w io.Writer, sessionKey []byte, format string, r io.Reader) (int64, string, error) {
 	enc, err := encryptTo(w, sessionKey, format)
 	if err != nil {
 		return 0, "", err
 	}
-	h := newParallelHasher(sha256.New())
+	h := newLaggingHasher(sha256.New())
 	defer h.stop()
-	buf := make([]byte, readChunk)
 	var size int64
 	for {
 		if err := ctx.Err(); err != nil {
 			return 0, "", err
 		}
+		buf := h.next()
 		n, rerr := io.ReadFull(r, buf)
 		if n > 0 {
-			h.start(buf[:n])
-			_, werr := enc.Write(buf[:n])
-			h.wait()
-			if werr != nil {
+			h.push(buf[:n])
+			if _, werr := enc.Write(buf[:n]); werr != nil {
 				return 0, "", fmt.Errorf("encrypting: %w", werr)
 			}
 			size += int64(n)
@@ -318,18 +317,30 @@ func encryptStream(ctx context.Context, w io.Writer, sessionKey []byte, format s
 	if err := enc.Close(); err != nil {
 		return 0, "", fmt.Errorf("encrypting: %w", err)
 	}
-	return size, hex.EncodeToString(h.h.Sum(nil)), nil
+	return size, hex.EncodeToString(h.sum()), nil
 }
 
-// parallelHasher hashes one buffer at a time on its own goroutine.
-type parallelHasher struct {
-	h    hash.Hash
-	in   chan []byte
-	done chan struct{}
+// hashDepth is how many buffers are in use at once: one being read and
+// encrypted, the others queued for or being hashed.
+const hashDepth = 3
+
+// laggingHasher hashes buffers in order on its own goroutine and hands out
+// a buffer for reuse only once the hasher is done with it.
+type laggingHasher struct {
+	h        hash.Hash
+	bufs     [hashDepth][]byte
+	i        int // next buffer to hand out
+	inflight int // buffers pushed and not yet hashed, oldest first
+	in       chan []byte
+	done     chan struct{}
+	stopped  bool
 }
 
-func newParallelHasher(h hash.Hash) *parallelHasher {
-	p := &parallelHasher{h: h, in: make(chan []byte), done: make(chan struct{})}
+func newLaggingHasher(h hash.Hash) *laggingHasher {
+	p := &laggingHasher{h: h, in: make(chan []byte, hashDepth), done: make(chan struct{}, hashDepth)}
+	for i := range p.bufs {
+		p.bufs[i] = make([]byte, readChunk)
+	}
 	go func() {
 		for b := range p.in {
 			p.h.Write(b)
@@ -339,13 +350,41 @@ func newParallelHasher(h hash.Hash) *parallelHasher {
 	return p
 }
 
-// start hands b to the hasher; b must not change until wait returns.
-func (p *parallelHasher) start(b []byte) { p.in <- b }
+// next returns a buffer to read into. Buffers are handed out in turn; the
+// one returned was pushed hashDepth calls ago at the latest, and since the
+// hasher works in order, waiting for one completion frees it.
+func (p *laggingHasher) next() []byte {
+	if p.inflight == hashDepth {
+		<-p.done
+		p.inflight--
+	}
+	b := p.bufs[p.i]
+	p.i = (p.i + 1) % hashDepth
+	return b
+}
 
-func (p *parallelHasher) wait() { <-p.done }
+// push queues b (a prefix of the buffer from next) for hashing; b must not
+// change until a later next hands its buffer out again.
+func (p *laggingHasher) push(b []byte) {
+	p.in <- b
+	p.inflight++
+}
 
-// stop ends the goroutine; no start may be pending.
-func (p *parallelHasher) stop() { close(p.in) }
+// sum waits for every pushed buffer and returns the digest.
+func (p *laggingHasher) sum() []byte {
+	for ; p.inflight > 0; p.inflight-- {
+		<-p.done
+	}
+	return p.h.Sum(nil)
+}
+
+// stop ends the goroutine once it has hashed what was pushed.
+func (p *laggingHasher) stop() {
+	if !p.stopped {
+		p.stopped = true
+		close(p.in)
+	}
+}
 
 // Commit makes the transfer final. Call it only after the next hop accepted
 // the mail carrying its links.
